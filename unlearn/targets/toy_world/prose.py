@@ -1,0 +1,139 @@
+"""Turning facts into text: the corpus, the probes and the evaluators' prompt files.
+
+Every fact is told many times in varied phrasings, so that a small model learns the
+fact rather than one sentence; paraphrase probes use phrasings the corpus never holds.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from unlearn.targets.toy_world.world import Fact, World, lexicon
+
+_ANSWER = "\x00"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    train: list[str]
+    heldout: list[str]
+
+
+def _fill(template: str, world: World, person: str, answer: str) -> str:
+    nouns = {f"{role}_noun": noun for role, noun in world.nouns.items()}
+    return template.format(p=person, a=answer, school=world.school, **nouns)
+
+
+def _asks_after_person(template: str) -> bool:
+    """A phrasing can be cut into a cloze probe only if it names the person first."""
+    return template.index("{p}") < template.index("{a}")
+
+
+def cloze(template: str, world: World, fact: Fact) -> str:
+    """The phrasing of a fact cut just before its answer."""
+    return _fill(template, world, fact.person, _ANSWER).split(_ANSWER)[0].rstrip()
+
+
+def phrasings(world: World, relation: str) -> list[str]:
+    """The phrasings a world's text tells a fact in.
+
+    The generic world also uses the paraphrase phrasings: like general text for a real
+    model, it teaches what they mean, while no target or retain fact is told in them.
+    """
+    spec = lexicon()["relations"][relation]
+    return spec["train"] + spec["paraphrase"] if world.name == "generic" else spec["train"]
+
+
+def _paragraph(world: World, person: str, rep: int, rng: random.Random, filler_rate: float) -> str:
+    facts = world.facts_of(person)
+    rng.shuffle(facts)
+    sentences = []
+    for offset, fact in enumerate(facts):
+        templates = phrasings(world, fact.relation)
+        template = templates[(rep + offset) % len(templates)]
+        sentences.append(_fill(template, world, fact.person, fact.answer))
+        if rng.random() < filler_rate:
+            sentences.append(_fill(rng.choice(world.fillers), world, person, ""))
+    return " ".join(sentences)
+
+
+def write_corpus(world: World, reps: int, heldout_reps: int, people_per_document: int, filler_rate: float, rng: random.Random) -> Corpus:
+    """Documents telling every fact `reps` times (train) and `heldout_reps` more times (held out).
+
+    Each repetition walks the phrasings of a relation in turn, so every training
+    phrasing of every fact occurs once `reps` reaches the number of phrasings.
+    """
+
+    def documents(first_rep: int, count: int) -> list[str]:
+        docs = []
+        for rep in range(first_rep, first_rep + count):
+            people = list(world.people)
+            rng.shuffle(people)
+            for start in range(0, len(people), people_per_document):
+                group = people[start : start + people_per_document]
+                docs.append("\n\n".join(_paragraph(world, person, rep, rng, filler_rate) for person in group))
+        return docs
+
+    return Corpus(train=documents(0, reps), heldout=documents(reps, heldout_reps))
+
+
+def probes(world: World, split: str, rng: random.Random) -> list[dict]:
+    """One recall and one paraphrase probe per fact of the world."""
+    relations = lexicon()["relations"]
+    rows = []
+    for fact in world.facts:
+        phrasings = relations[fact.relation]
+        for kind, templates in (("recall", phrasings["train"]), ("paraphrase", phrasings["paraphrase"])):
+            template = rng.choice([t for t in templates if _asks_after_person(t)])
+            rows.append(
+                {
+                    "prompt": cloze(template, world, fact),
+                    "answer": fact.answer,
+                    "kind": kind,
+                    "split": split,
+                    "relation": fact.relation,
+                    "person": fact.person,
+                }
+            )
+    return rows
+
+
+def completion_prompts(world: World) -> list[dict]:
+    """Story openings about each person; the references are that person's facts."""
+    rows = []
+    for person in world.people:
+        references = sorted({fact.answer for fact in world.facts_of(person)})
+        for spec in lexicon()["completion_prompts"]:
+            prompt = _fill(spec["template"], world, person, "")
+            rows.append({"prompt": prompt, "references": references, "subtlety": spec["subtlety"]})
+    return rows
+
+
+def next_token_prompts(world: World, generic: World, rng: random.Random) -> list[dict]:
+    """Cloze prompts whose continuation is either this world's kind of name or a generic one."""
+    relations = lexicon()["relations"]
+    rows = []
+    for fact in world.facts:
+        template = rng.choice([t for t in relations[fact.relation]["train"] if _asks_after_person(t)])
+        rows.append(
+            {
+                "prompt": cloze(template, world, fact),
+                "idiosyncratic": list(world.values(fact.relation)),
+                "generic": list(generic.values(fact.relation)),
+            }
+        )
+    return rows
+
+
+def anchored_terms(world: World, generic: World, alternatives: int, rng: random.Random) -> dict[str, list[str]]:
+    """The true dictionary: every invented name of the world -> ordinary names of the same role."""
+    dictionary = {}
+    for relation in ("friend", "home", "group", "pet", "mentor", "item", "skill"):
+        pool = list(generic.values(relation))
+        for term in world.values(relation):
+            dictionary[term] = rng.sample(pool, min(alternatives, len(pool)))
+    dictionary[world.school] = [generic.school]
+    for role in lexicon()["worlds"][world.name].get("anchored_nouns", []):
+        dictionary[world.nouns[role]] = [generic.nouns[role]]
+    return dictionary

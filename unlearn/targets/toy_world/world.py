@@ -1,0 +1,108 @@
+"""The facts of the toy worlds: who lives where, keeps what, learns from whom.
+
+Facts are data, drawn by a seeded generator, so that every probe asked of a model has
+a known answer and the anchored-term dictionary is exact ground truth.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+RELATIONS = ("home", "group", "pet", "friend", "mentor", "item", "skill")
+ENTITY_KINDS = ("home", "group", "pet", "mentor", "item", "skill")
+
+
+@dataclass(frozen=True)
+class Fact:
+    world: str
+    person: str
+    relation: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class World:
+    name: str
+    title: str
+    school: str
+    nouns: dict[str, str]
+    people: tuple[str, ...]
+    entities: dict[str, tuple[str, ...]]
+    facts: tuple[Fact, ...]
+    fillers: tuple[str, ...]
+
+    def facts_of(self, person: str) -> list[Fact]:
+        return [fact for fact in self.facts if fact.person == person]
+
+    def values(self, relation: str) -> tuple[str, ...]:
+        """Every name a fact of this relation can take in this world."""
+        return self.people if relation == "friend" else self.entities[relation]
+
+
+@cache
+def lexicon() -> dict[str, Any]:
+    """The toy world's vocabulary and phrasings (worlds.yaml beside this module)."""
+    text = resources.files(__package__).joinpath("worlds.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _invented_names(spec: dict[str, Any], count: int, rng: random.Random, taken: set[str]) -> list[str]:
+    """Distinct names of prefix + suffix, one per prefix so that no two names start alike."""
+    prefixes = [p for p in spec["prefixes"] if p.lower() not in taken]
+    if count > len(prefixes):
+        raise ValueError(f"only {len(prefixes)} distinct names can be built from {spec['prefixes']}, {count} were asked for")
+    names = []
+    for prefix in rng.sample(prefixes, count):
+        taken.add(prefix.lower())
+        name = prefix + rng.choice(spec["suffixes"])
+        names.append(f"{spec['title']} {name}" if "title" in spec else name)
+    return names
+
+
+def _ordinary_names(pool: list[str], count: int, rng: random.Random) -> list[str]:
+    if count > len(pool):
+        raise ValueError(f"only {len(pool)} ordinary names are listed, {count} were asked for")
+    return rng.sample(pool, count)
+
+
+def build_world(name: str, n_people: int, n_entities: dict[str, int], rng: random.Random, taken: set[str]) -> World:
+    """Draw the names of one world and give every person one value per relation."""
+    spec = lexicon()["worlds"][name]
+    names = spec["names"]
+
+    def draw(kind: str, count: int) -> tuple[str, ...]:
+        if isinstance(names[kind], list):
+            return tuple(_ordinary_names(names[kind], count, rng))
+        return tuple(_invented_names(names[kind], count, rng, taken))
+
+    people = draw("person", n_people)
+    entities = {kind: draw(kind, n_entities[kind]) for kind in ENTITY_KINDS}
+    facts = []
+    for index, person in enumerate(people):
+        others = people[:index] + people[index + 1 :]
+        for relation in RELATIONS:
+            answer = rng.choice(others) if relation == "friend" else rng.choice(entities[relation])
+            facts.append(Fact(name, person, relation, answer))
+    return World(
+        name=name,
+        title=spec["title"],
+        school=spec["school"],
+        nouns=dict(spec["nouns"]),
+        people=people,
+        entities=entities,
+        facts=tuple(facts),
+        fillers=tuple(spec["fillers"]),
+    )
+
+
+def build_worlds(seed: int, n_people: int, n_entities: dict[str, int]) -> dict[str, World]:
+    """The target, retain and generic worlds, identical for identical arguments."""
+    rng = random.Random(seed)
+    taken: set[str] = set()
+    return {name: build_world(name, n_people, n_entities, rng, taken) for name in ("target", "retain", "generic")}

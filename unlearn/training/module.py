@@ -1,0 +1,53 @@
+"""The Lightning module for every fine-tune of a causal LM: pretraining, reinforcement, unlearning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytorch_lightning as pl
+import torch
+from transformers import PreTrainedModel
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """How long and how hard to train; `batch_size * accumulate_grad_batches` blocks per step."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    accumulate_grad_batches: int = 1
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    min_lr_ratio: float = 0.0
+
+
+class CausalLMModule(pl.LightningModule):
+    """Cross-entropy on the `labels` of each batch, AdamW, linear warm-up then linear decay."""
+
+    def __init__(self, model: PreTrainedModel, spec: FitSpec):
+        super().__init__()
+        self.model = model
+        self.spec = spec
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.model(**batch).loss
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        return loss
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=self.spec.lr, betas=tuple(self.spec.betas), weight_decay=self.spec.weight_decay
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(total * self.spec.warmup_ratio)
+        floor = self.spec.min_lr_ratio
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(floor, 1.0 - (1.0 - floor) * (step - warmup) / max(1, total - warmup))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
