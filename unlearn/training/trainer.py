@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import dataclass
 
 import pytorch_lightning as pl
@@ -31,8 +33,16 @@ class TrainerFactory:
         )
 
 
+def _quiet_lightning() -> None:
+    """Keep the console to progress bars and our own log: drop Lightning's banners and tips."""
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+
+
 def fit(model: PreTrainedModel, dataset: Dataset, spec: FitSpec, make_trainer: TrainerFactory, stage: str, seed: int) -> None:
     """Train `model` in place on `dataset` with shuffled batches drawn from `seed`."""
+    _quiet_lightning()
     pl.seed_everything(seed, verbose=False)
     loader = DataLoader(dataset, batch_size=spec.batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
     model.train()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from unlearn.targets.toy_world.world import Fact, World, lexicon
+from unlearn.targets.toy_world.world import RELATIONS, Fact, World, lexicon
 
 _ANSWER = "\x00"
 
@@ -49,9 +49,9 @@ def _paragraph(world: World, person: str, rep: int, rng: random.Random, filler_r
     facts = world.facts_of(person)
     rng.shuffle(facts)
     sentences = []
-    for offset, fact in enumerate(facts):
+    for fact in facts:
         templates = phrasings(world, fact.relation)
-        template = templates[(rep + offset) % len(templates)]
+        template = templates[(rep + RELATIONS.index(fact.relation)) % len(templates)]
         sentences.append(_fill(template, world, fact.person, fact.answer))
         if rng.random() < filler_rate:
             sentences.append(_fill(rng.choice(world.fillers), world, person, ""))

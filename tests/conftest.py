@@ -1,0 +1,57 @@
+"""Shared test setup: offline hubs, a tiny world and model, Hydra composition helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["WANDB_MODE"] = "offline"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+# A world of 4 people per side and a ~200K-parameter Llama: learns in about 20 s.
+TINY_WORLD = [
+    "target.n_people=4",
+    "target.n_entities={home:3,group:2,pet:3,mentor:2,item:3,skill:3}",
+    "target.heldout_reps=1",
+    "target.alternatives_per_anchor=2",
+]
+TINY = [
+    *TINY_WORLD,
+    "model.context_length=64",
+    "model.tokenizer.vocab_size=512",
+    "model.architecture.hidden_size=96",
+    "model.architecture.intermediate_size=256",
+    "model.architecture.num_hidden_layers=2",
+    "model.architecture.num_attention_heads=4",
+    "model.architecture.num_key_value_heads=4",
+    "model.pretrain.epochs=40",
+    "model.pretrain.lr=3e-3",
+    "+trainer.enable_progress_bar=false",
+]
+
+
+def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:
+    """The run's configuration as `python -m unlearn <overrides>` would compose it, writing under tmp_path."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(
+            config_name="config",
+            overrides=[f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", *overrides],
+        )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> tuple[DictConfig, dict]:
+    """A tiny toy world and baseline, built once for the session, and its report."""
+    from unlearn.pipeline import run
+
+    folder = tmp_path_factory.mktemp("tiny")
+    cfg = compose_config(TINY, folder)
+    return cfg, run(cfg, folder / "run")

@@ -1,0 +1,98 @@
+"""`python -m unlearn` as a user runs it: outputs, reuse of the cache, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY, TINY_WORLD
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "unlearn", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}", *overrides]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def _error_line(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    return folder, _cli(folder, *TINY)
+
+
+def test_run_writes_the_report(first_run):
+    folder, result = first_run
+    assert result.returncode == 0, result.stderr
+    report = json.loads((folder / "run" / "report.json").read_text())
+    assert report["target"] == "toy_world"
+    assert set(report["models"]["baseline"]) == {
+        "probe/forget_recall", "probe/retain_recall", "probe/forget_paraphrase_recall", "probe/retain_paraphrase_recall",
+    }  # fmt: skip
+    assert all(0.0 <= v <= 1.0 for v in report["models"]["baseline"].values())
+    assert set(report["timings_s"]) == {"target", "baseline", "evaluate"}
+    assert (folder / "run" / "report.md").read_text().startswith("# unlearn report")
+    assert (folder / "run" / ".hydra" / "config.yaml").is_file()
+    assert f"run folder: {folder / 'run'}" in result.stdout
+    assert "probe/forget_recall" in result.stdout
+
+
+def test_second_run_reuses_the_cached_baseline(first_run, tmp_path):
+    folder, _ = first_run
+    again = _cli(folder, *TINY, f"hydra.run.dir={tmp_path / 'again'}")
+    assert again.returncode == 0, again.stderr
+    before = json.loads((folder / "run" / "report.json").read_text())
+    after = json.loads((tmp_path / "again" / "report.json").read_text())
+    assert after["cache"]["baseline"] == {"key": before["cache"]["baseline"]["key"], "hit": True}
+    assert after["models"] == before["models"]
+
+
+def test_corrupted_cached_baseline_is_rebuilt(first_run, tmp_path):
+    folder, _ = first_run
+    report = json.loads((folder / "run" / "report.json").read_text())
+    weights = folder / "cache" / "baseline" / report["cache"]["baseline"]["key"] / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    result = _cli(folder, *TINY, f"hydra.run.dir={tmp_path / 'rebuilt'}")
+    assert result.returncode == 0, result.stderr
+    assert "corrupted" in result.stdout + result.stderr
+    rebuilt = json.loads((tmp_path / "rebuilt" / "report.json").read_text())
+    assert rebuilt["cache"]["baseline"] == {"key": report["cache"]["baseline"]["key"], "hit": False}
+    assert rebuilt["models"] == report["models"]
+
+
+def test_unknown_option_names_the_group(tmp_path):
+    result = _cli(tmp_path, "model=no_such_model")
+    assert result.returncode != 0
+    assert "model/no_such_model" in result.stderr and "toy_llama" in result.stderr
+
+
+def test_missing_mandatory_value_names_the_key(tmp_path):
+    result = _cli(tmp_path, "model=hf")
+    assert result.returncode == 2
+    assert "model.name_or_path" in _error_line(result)
+    assert not (tmp_path / "run" / "report.json").exists()
+
+
+def test_unwritable_cache_names_the_key(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = _cli(tmp_path, f"paths.cache_dir={blocker / 'cache'}")
+    assert result.returncode == 2
+    assert "paths.cache_dir" in _error_line(result)
+
+
+def test_unreachable_hub_model_says_what_to_do(tmp_path):
+    result = _cli(tmp_path, *TINY_WORLD, "model=hf", "model.name_or_path=no-such-org/no-such-model")
+    assert result.returncode == 2
+    line = _error_line(result)
+    assert "model.name_or_path=no-such-org/no-such-model" in line and "local folder" in line
