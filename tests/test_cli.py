@@ -36,11 +36,16 @@ def test_run_writes_the_report(first_run):
     assert result.returncode == 0, result.stderr
     report = json.loads((folder / "run" / "report.json").read_text())
     assert report["target"] == "toy_world"
-    assert set(report["models"]["baseline"]) == {
-        "probe/forget_recall", "probe/retain_recall", "probe/forget_paraphrase_recall", "probe/retain_paraphrase_recall",
-    }  # fmt: skip
-    assert all(0.0 <= v <= 1.0 for v in report["models"]["baseline"].values())
-    assert set(report["timings_s"]) == {"target", "baseline", "evaluate"}
+    assert list(report["models"]) == ["baseline", "reinforced", "unlearned"]
+    for metrics in report["models"].values():
+        assert {"probe/forget_recall", "probe/retain_recall", "probe/forget_paraphrase_recall", "probe/retain_paraphrase_recall"} <= set(
+            metrics
+        )
+        assert {"perplexity/generic_heldout", "perplexity/target_heldout"} <= set(metrics)
+        assert all(0.0 <= v <= 1.0 for k, v in metrics.items() if k.startswith("probe/"))
+    assert set(report["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "labels", "unlearn", "evaluate"}
+    assert set(report["cache"]) == {"target", "baseline", "reinforce", "labels", "unlearn"}
+    assert 0.3 < report["labels"]["labelled_fraction"] <= 1.0
     assert (folder / "run" / "report.md").read_text().startswith("# unlearn report")
     assert (folder / "run" / ".hydra" / "config.yaml").is_file()
     assert f"run folder: {folder / 'run'}" in result.stdout
@@ -55,6 +60,24 @@ def test_second_run_reuses_the_cached_baseline(first_run, tmp_path):
     after = json.loads((tmp_path / "again" / "report.json").read_text())
     assert after["cache"]["baseline"] == {"key": before["cache"]["baseline"]["key"], "hit": True}
     assert after["models"] == before["models"]
+
+
+def test_changing_alpha_reuses_the_reinforced_model(first_run, tmp_path):
+    folder, _ = first_run
+    result = _cli(folder, *TINY, "labels.alpha=2.5", f"hydra.run.dir={tmp_path / 'alpha'}")
+    assert result.returncode == 0, result.stderr
+    before = json.loads((folder / "run" / "report.json").read_text())["cache"]
+    after = json.loads((tmp_path / "alpha" / "report.json").read_text())["cache"]
+    assert after["reinforce"] == {"key": before["reinforce"]["key"], "hit": True}
+    assert after["labels"]["hit"] is False and after["labels"]["key"] != before["labels"]["key"]
+    assert after["unlearn"]["hit"] is False and after["unlearn"]["key"] != before["unlearn"]["key"]
+
+
+def test_negative_alpha_fails_before_any_work(tmp_path):
+    result = _cli(tmp_path, "labels.alpha=-1")
+    assert result.returncode == 2
+    assert "labels.alpha=-1" in _error_line(result)
+    assert not (tmp_path / "cache" / "baseline").exists()
 
 
 def test_corrupted_cached_baseline_is_rebuilt(first_run, tmp_path):

@@ -14,7 +14,11 @@ from tests.conftest import CONF_DIR, compose_config
 
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir())
 OPTIONS = [(group, option.stem) for group in GROUPS for option in sorted((CONF_DIR / group).glob("*.yaml"))]
-REQUIRED = {("model", "hf"): ["model.name_or_path=some/model"]}
+REQUIRED = {
+    ("model", "hf"): ["model.name_or_path=some/model"],
+    ("anchors", "from_file"): ["anchors.path=terms.yaml"],
+    ("reinforce", "from_path"): ["reinforce.path=some/reinforced"],
+}
 
 
 def test_groups_are_the_documented_ones():
@@ -37,6 +41,17 @@ def test_every_option_composes(group, option, tmp_path):
         ("target", "toy_world", "ToyWorldTarget"),
         ("model", "toy_llama", "ToyLlama"),
         ("model", "hf", "PretrainedModel"),
+        ("anchors", "from_target", "TargetAnchors"),
+        ("anchors", "from_file", "FileAnchors"),
+        ("reinforce", "finetune", "FinetuneReinforcement"),
+        ("reinforce", "finetune_toy", "FinetuneReinforcement"),
+        ("reinforce", "none", "NoReinforcement"),
+        ("reinforce", "from_path", "ReinforcedFromPath"),
+        ("labels", "whp", "WHPLabels"),
+        ("labels", "reinforced_only", "ReinforcedOnlyLabels"),
+        ("labels", "anchored_only", "AnchoredOnlyLabels"),
+        ("unlearn", "finetune", "FitSpec"),
+        ("unlearn", "finetune_toy", "FitSpec"),
         ("trainer", "cpu", "Trainer"),
         ("logger", "csv", "CSVLogger"),
     ],
@@ -45,6 +60,15 @@ def test_cheap_options_instantiate(group, option, expected, tmp_path):
     cfg = compose_config([f"{group}={option}", *REQUIRED.get((group, option), [])], tmp_path)
     built = instantiate(cfg[group], _convert_="all")
     assert type(built).__name__ == expected
+
+
+def test_toy_world_brings_its_own_scale_and_the_command_line_still_wins(tmp_path):
+    toy = compose_config([], tmp_path)
+    assert toy.reinforce.lr > 1e-4 and toy.unlearn.accumulate_grad_batches == 1
+    paper = compose_config(["reinforce=finetune", "unlearn=finetune"], tmp_path)
+    assert paper.reinforce.lr == 3e-6 and paper.reinforce.batch_size * paper.reinforce.accumulate_grad_batches == 128
+    assert paper.unlearn.lr == 1e-6 and paper.unlearn.epochs == 2
+    assert compose_config(["reinforce=none"], tmp_path).reinforce._target_.endswith("NoReinforcement")
 
 
 def test_every_evaluator_instantiates(tmp_path):

@@ -49,6 +49,13 @@ def test_hf_option_loads_a_saved_folder(tiny_run, tmp_path):
 
     cfg, report = tiny_run
     folder = Path(cfg.paths.cache_dir) / "baseline" / report["cache"]["baseline"]["key"]
-    overrides = [*TINY_WORLD, "model=hf", f"model.name_or_path={folder}", f"paths.cache_dir={cfg.paths.cache_dir}"]
+    overrides = [
+        *TINY_WORLD,
+        "model=hf",
+        f"model.name_or_path={folder}",
+        f"paths.cache_dir={cfg.paths.cache_dir}",
+        "context_length=64",
+        "stages=[evaluate]",
+    ]
     loaded = run(compose_config(overrides, tmp_path), tmp_path / "run")
     assert loaded["models"]["baseline"] == report["models"]["baseline"]

@@ -8,14 +8,22 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from unlearn.cache import StageCache, cache_key
 from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_documents
 from unlearn.tokenization import train_bpe_tokenizer
-from unlearn.training.data import CausalLMDataset, make_blocks
+from unlearn.training.data import BlockDataset, make_blocks
 from unlearn.training.module import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit
 
@@ -27,6 +35,12 @@ class BaselineSource(Protocol):
 
     def load(self, name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         """Load the baseline, or a model derived from it, for inference."""
+        ...
+
+    def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase: ...
+
+    def max_positions(self, name_or_path: str) -> int:
+        """The longest sequence the model accepts."""
         ...
 
 
@@ -69,12 +83,18 @@ class ToyLlama:
         )
         model = LlamaForCausalLM(config)
         blocks = make_blocks(tokenizer, documents, self.context_length)
-        fit(model, CausalLMDataset(blocks), FitSpec(**self.pretrain), make_trainer, "pretrain", seed)
+        fit(model, BlockDataset.next_tokens(blocks), FitSpec(**self.pretrain), make_trainer, "pretrain", seed)
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
 
     def load(self, name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         return load_causal_lm(name_or_path, self.dtype)
+
+    def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase:
+        return load_tokenizer(name_or_path)
+
+    def max_positions(self, name_or_path: str) -> int:
+        return max_positions(name_or_path)
 
 
 @dataclass
@@ -93,30 +113,52 @@ class PretrainedModel:
     def load(self, name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         return load_causal_lm(name_or_path, self.dtype, self.revision, self.trust_remote_code)
 
+    def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase:
+        return load_tokenizer(name_or_path, self.revision, self.trust_remote_code)
+
+    def max_positions(self, name_or_path: str) -> int:
+        return max_positions(name_or_path, self.revision, self.trust_remote_code)
+
 
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _unreachable(name_or_path: str, err: OSError) -> UserError:
+    return UserError(
+        f"model.name_or_path={name_or_path} could not be loaded ({str(err).splitlines()[0]}); "
+        "for a gated hub model run `hf auth login` and accept its licence, "
+        "without internet point model.name_or_path at a local folder saved with save_pretrained"
+    )
+
+
+def load_tokenizer(name_or_path: str, revision: str | None = None, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        raise _unreachable(name_or_path, err) from err
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def max_positions(name_or_path: str, revision: str | None = None, trust_remote_code: bool = False) -> int:
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
+    except OSError as err:
+        raise _unreachable(name_or_path, err) from err
+    return config.max_position_embeddings
 
 
 def load_causal_lm(
     name_or_path: str, dtype: str = "auto", revision: str | None = None, trust_remote_code: bool = False
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load model and tokenizer for inference, with one clear line when that is impossible."""
+    tokenizer = load_tokenizer(name_or_path, revision, trust_remote_code)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
-            name_or_path,
-            revision=revision,
-            dtype=dtype,
-            attn_implementation="sdpa",
-            trust_remote_code=trust_remote_code,
+            name_or_path, revision=revision, dtype=dtype, attn_implementation="sdpa", trust_remote_code=trust_remote_code
         )
     except OSError as err:
-        raise UserError(
-            f"model.name_or_path={name_or_path} could not be loaded ({str(err).splitlines()[0]}); "
-            "for a gated hub model run `hf auth login` and accept its licence, "
-            "without internet point model.name_or_path at a local folder saved with save_pretrained"
-        ) from err
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+        raise _unreachable(name_or_path, err) from err
     return model.to(device()).eval(), tokenizer

@@ -1,65 +1,264 @@
-"""The run: each stage reads its inputs, is cached by its key, and adds to one report."""
+"""The run: target -> baseline -> reinforce -> labels -> unlearn -> evaluate.
+
+Each stage is computed at most once per run, when first needed, and cached on disk by a
+key of the configuration it depends on and its inputs' keys: changing `labels.alpha`
+recomputes the labels and the unlearning fine-tune and reuses the reinforced model.
+"""
 
 from __future__ import annotations
 
+import gc
+import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from safetensors.torch import load_file, save_file
 
-from unlearn.cache import StageCache
+from unlearn.anchors import AnchorSource
+from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.cache import StageCache, cache_key
 from unlearn.errors import UserError
+from unlearn.labels import LabelGenerator
+from unlearn.labels.generate import IGNORE, generic_labels
 from unlearn.models import BaselineSource
+from unlearn.reinforce import Reinforcement
 from unlearn.report import write_report
-from unlearn.targets import Target
-from unlearn.training.trainer import TrainerFactory
+from unlearn.targets import Target, TargetFiles
+from unlearn.targets.files import read_documents
+from unlearn.training.data import BlockDataset, Blocks, make_blocks
+from unlearn.training.module import FitSpec
+from unlearn.training.trainer import TrainerFactory, fit
 
 log = logging.getLogger(__name__)
 
+STAGES = ("reinforce", "labels", "unlearn", "evaluate")
+LABELS_FILE = "labels.safetensors"
 
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    log.info("stage %s", stage)
-    start = time.perf_counter()
-    yield
-    timings[stage] = round(time.perf_counter() - start, 3)
+
+class StageClock:
+    """Seconds per stage, exclusive of the stages it triggered (a stage's inputs are timed as their own)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._inner: list[float] = []
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        log.info("stage %s", stage)
+        start = time.perf_counter()
+        self._inner.append(0.0)
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            inner = self._inner.pop()
+            self.seconds[stage] = round(self.seconds.get(stage, 0.0) + elapsed - inner, 3)
+            if self._inner:
+                self._inner[-1] += elapsed
 
 
 def check_config(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise UserError(f"missing mandatory value {missing[0]}: set it on the command line, e.g. {missing[0]}=<value>")
+    unknown = [stage for stage in cfg.stages if stage not in STAGES]
+    if unknown:
+        raise UserError(f"stages={list(cfg.stages)} names unknown stage {unknown[0]!r}; choose from {list(STAGES)}")
+
+
+def build(node: DictConfig) -> Any:
+    """Instantiate a component, letting a UserError raised while building reach the user as itself."""
+    try:
+        return instantiate(node, _convert_="all")
+    except InstantiationException as err:
+        if isinstance(err.__cause__, UserError):
+            raise err.__cause__ from None
+        raise
+
+
+def _free(*models: Any) -> None:
+    del models
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+class Pipeline:
+    def __init__(self, cfg: DictConfig, output_dir: Path):
+        check_config(cfg)
+        self.cfg = cfg
+        self.output_dir = output_dir
+        self.seed = int(cfg.seed)
+        self.cache = StageCache(Path(cfg.paths.cache_dir))
+        self.clock = StageClock()
+        self.make_trainer = TrainerFactory(cfg.trainer, cfg.get("logger"))
+        self.source: BaselineSource = build(cfg.model)
+        self.label_generator: LabelGenerator = build(cfg.labels)
+        self.reinforcement: Reinforcement = build(cfg.reinforce)
+        if self.label_generator.needs_reinforced and not self.reinforcement.provides_model:
+            raise UserError(
+                "labels need a reinforced model and reinforce=none gives none; use labels=anchored_only or another reinforce option"
+            )
+
+    def _settings(self, group: str) -> dict:
+        return OmegaConf.to_container(self.cfg[group], resolve=True)
+
+    @cached_property
+    def target(self) -> TargetFiles:
+        with self.clock("target"):
+            target: Target = build(self.cfg.target)
+            return target.files(self.cache)
+
+    @cached_property
+    def baseline(self) -> str:
+        target = self.target
+        with self.clock("baseline"):
+            return self.source.baseline(target, self.cache, self.make_trainer, self.seed)
+
+    @cached_property
+    def baseline_key(self) -> str:
+        return cache_key("baseline", {"model": self._settings("model"), "seed": self.seed}, [self.target.key])
+
+    @cached_property
+    def blocks(self) -> Blocks:
+        baseline = self.baseline
+        with self.clock("blocks"):
+            context_length = int(self.cfg.context_length)
+            positions = self.source.max_positions(baseline)
+            if context_length > positions:
+                raise UserError(
+                    f"context_length={context_length} exceeds the model's {positions} positions; set context_length<={positions}"
+                )
+            documents = [d for d in read_documents(self.target.corpus) if d.strip()]
+            blocks = make_blocks(self.source.load_tokenizer(baseline), documents, context_length)
+            log.info("target corpus: %d documents, %d blocks, %d tokens", len(documents), len(blocks), blocks.tokens)
+            return blocks
+
+    @cached_property
+    def blocks_key(self) -> str:
+        return cache_key("blocks", {"context_length": int(self.cfg.context_length)}, [self.target.key, self.baseline_key])
+
+    def _finetune(self, dataset: BlockDataset, spec: FitSpec, stage: str, out: Path) -> None:
+        model, tokenizer = self.source.load(self.baseline)
+        fit(model, dataset, spec, self.make_trainer, stage, self.seed)
+        model.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+        _free(model)
+
+    def finetune_on_target(self, stage: str, spec: FitSpec, settings: dict) -> str:
+        blocks = self.blocks
+        key = cache_key(stage, {"settings": settings, "seed": self.seed}, [self.blocks_key])
+        return str(self.cache.fetch(stage, key, lambda out: self._finetune(BlockDataset.next_tokens(blocks), spec, stage, out)))
+
+    @cached_property
+    def reinforced(self) -> str | None:
+        with self.clock("reinforce"):
+            reinforced = self.reinforcement.reinforced(self)
+            if (
+                reinforced is not None
+                and self.source.load_tokenizer(reinforced).get_vocab() != self.source.load_tokenizer(self.baseline).get_vocab()
+            ):
+                raise UserError(
+                    f"the reinforced model {reinforced} has a tokenizer that differs from the baseline's "
+                    f"({self.baseline}); reinforce.path must point at a model fine-tuned from the same baseline"
+                )
+            return reinforced
+
+    @cached_property
+    def reinforced_key(self) -> str:
+        return cache_key("reinforced", {"reinforce": self._settings("reinforce"), "seed": self.seed}, [self.blocks_key])
+
+    @cached_property
+    def dictionary(self) -> AnchorDictionary | None:
+        if not self.label_generator.translates:
+            return None
+        anchors: AnchorSource = build(self.cfg.anchors)
+        return anchors.dictionary(self.target)
+
+    def _write_labels(self, out: Path) -> None:
+        baseline, tokenizer = self.source.load(self.baseline)
+        reinforced = self.source.load(self.reinforced)[0] if self.label_generator.needs_reinforced else None
+        labels = generic_labels(self.blocks, self.label_generator, baseline, reinforced, tokenizer, self.dictionary, self.seed)
+        _free(baseline, reinforced)
+        save_file({"input_ids": self.blocks.input_ids, "attention_mask": self.blocks.attention_mask, "labels": labels}, out / LABELS_FILE)
+        labelled = labels != IGNORE
+        changed = labelled & (labels != self.blocks.input_ids)
+        stats = {
+            "labelled_fraction": float(labelled.sum() / self.blocks.attention_mask[:, 1:].sum()),
+            "changed_fraction": float(changed.sum() / labelled.sum().clamp(min=1)),
+        }
+        (out / "stats.json").write_text(json.dumps(stats, indent=1))
+
+    @cached_property
+    def labels_key(self) -> str:
+        inputs = [self.blocks_key, self.reinforced_key if self.label_generator.needs_reinforced else "no-reinforced"]
+        dictionary = self.dictionary.fingerprint if self.dictionary else None
+        return cache_key("labels", {"labels": self._settings("labels"), "dictionary": dictionary, "seed": self.seed}, inputs)
+
+    @cached_property
+    def labels(self) -> Path:
+        key = self.labels_key
+        with self.clock("labels"):
+            return self.cache.fetch("labels", key, self._write_labels)
+
+    @cached_property
+    def unlearned(self) -> str:
+        labels_folder = self.labels
+        with self.clock("unlearn"):
+            spec: FitSpec = build(self.cfg.unlearn)
+            key = cache_key("unlearn", {"unlearn": self._settings("unlearn"), "seed": self.seed}, [self.labels_key, self.baseline_key])
+            tensors = load_file(labels_folder / LABELS_FILE)
+            dataset = BlockDataset(tensors["input_ids"], tensors["attention_mask"], tensors["labels"])
+            return str(self.cache.fetch("unlearn", key, lambda out: self._finetune(dataset, spec, "unlearn", out)))
+
+    def models(self) -> dict[str, str]:
+        """The models this run's stages produced, by name, baseline first."""
+        stages = set(self.cfg.stages)
+        models = {"baseline": self.baseline}
+        if stages & {"reinforce", "labels", "unlearn"} and self.label_generator.needs_reinforced and self.reinforced:
+            models["reinforced"] = self.reinforced
+        if "labels" in stages:
+            _ = self.labels
+        if "unlearn" in stages:
+            models["unlearned"] = self.unlearned
+        return models
+
+    def evaluate(self, models: dict[str, str]) -> dict[str, dict[str, float]]:
+        evaluators = {name: build(spec) for name, spec in self.cfg.evaluator.items()}
+        results = {}
+        with self.clock("evaluate"):
+            for model_name, ref in models.items():
+                model, tokenizer = self.source.load(ref)
+                metrics: dict[str, float] = {}
+                for name, evaluator in evaluators.items():
+                    log.info("evaluating %s with %s", model_name, name)
+                    metrics.update(evaluator.evaluate(model, tokenizer, self.target))
+                results[model_name] = metrics
+                _free(model)
+        return results
+
+    def run(self) -> dict[str, Any]:
+        models = self.models()
+        report: dict[str, Any] = {
+            "target": self.target.name,
+            "models": self.evaluate(models) if "evaluate" in self.cfg.stages else {name: {} for name in models},
+            "timings_s": self.clock.seconds,
+            "cache": self.cache.used,
+        }
+        if "labels" in self.cache.used:
+            report["labels"] = json.loads((self.labels / "stats.json").read_text())
+        write_report(self.output_dir, report)
+        return report
 
 
 def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
-    """Build (or reuse) the baseline for the target, evaluate it, and write the report."""
-    check_config(cfg)
-    cache = StageCache(Path(cfg.paths.cache_dir))
-    timings: dict[str, float] = {}
-
-    with _timed(timings, "target"):
-        target: Target = instantiate(cfg.target, _convert_="all")
-        files = target.files(cache)
-    with _timed(timings, "baseline"):
-        source: BaselineSource = instantiate(cfg.model, _convert_="all")
-        make_trainer = TrainerFactory(cfg.trainer, cfg.get("logger"))
-        model, tokenizer = source.load(source.baseline(files, cache, make_trainer, cfg.seed))
-    with _timed(timings, "evaluate"):
-        metrics: dict[str, float] = {}
-        for name, spec in cfg.evaluator.items():
-            log.info("evaluator %s", name)
-            metrics.update(instantiate(spec, _convert_="all").evaluate(model, tokenizer, files))
-
-    report = {
-        "target": files.name,
-        "models": {"baseline": metrics},
-        "timings_s": timings,
-        "cache": cache.used,
-    }
-    write_report(output_dir, report)
-    return report
+    return Pipeline(cfg, output_dir).run()

@@ -1,4 +1,10 @@
-"""Token blocks: the one data path every stage reads (pretraining, reinforcement, labels, unlearning)."""
+"""Token blocks: the one data path every stage reads (pretraining, reinforcement, labels, unlearning).
+
+Each document is cut into non-overlapping blocks of at most `context_length` tokens, each
+starting with BOS; the document's last block ends with EOS when it fits. A block never
+spans two documents, so its text is one contiguous span of one document, which the
+anchored translation rewrites and aligns back through character offsets.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,20 @@ import torch
 from torch.utils.data import Dataset
 from transformers import PreTrainedTokenizerBase
 
+from unlearn.errors import UserError
+
+NO_OFFSET = -1
+
 
 @dataclass(frozen=True)
 class Blocks:
-    """Non-overlapping blocks of token ids; the last block is padded and masked."""
+    """Blocks of token ids, right-padded; `offsets[b, t]` is the (start, end) of token t in
+    `texts[b]`, or NO_OFFSET for BOS, EOS and padding."""
 
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
+    offsets: torch.Tensor
+    texts: tuple[str, ...]
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
@@ -26,30 +39,55 @@ class Blocks:
 
 
 def make_blocks(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], context_length: int) -> Blocks:
-    """Tokenize documents (BOS ... EOS each), concatenate them and cut into blocks."""
-    encoded = tokenizer(list(documents), add_special_tokens=True, verbose=False)["input_ids"]
-    stream = torch.tensor([token for ids in encoded for token in [*ids, tokenizer.eos_token_id]], dtype=torch.long)
-    n_blocks = -(-len(stream) // context_length)
-    input_ids = torch.full((n_blocks * context_length,), tokenizer.pad_token_id, dtype=torch.long)
-    input_ids[: len(stream)] = stream
+    if context_length < 2:
+        raise UserError(f"context_length={context_length} leaves no room for text after BOS; use a context of at least 2 tokens")
+    encoded = tokenizer(list(documents), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    body = context_length - 1
+    rows, spans, texts = [], [], []
+    for document, ids, offsets in zip(documents, encoded["input_ids"], encoded["offset_mapping"], strict=True):
+        for start in range(0, len(ids), body):
+            chunk, chunk_offsets = ids[start : start + body], offsets[start : start + body]
+            first_char, last_char = chunk_offsets[0][0], chunk_offsets[-1][1]
+            row = [tokenizer.bos_token_id, *chunk]
+            row_offsets = [(NO_OFFSET, NO_OFFSET), *((a - first_char, b - first_char) for a, b in chunk_offsets)]
+            if start + body >= len(ids) and len(row) < context_length:
+                row.append(tokenizer.eos_token_id)
+                row_offsets.append((NO_OFFSET, NO_OFFSET))
+            rows.append(row)
+            spans.append(row_offsets)
+            texts.append(document[first_char:last_char])
+    if not rows:
+        raise UserError("the target's corpus has no text: check target.corpus (files empty, or a wrong text field?)")
+    input_ids = torch.full((len(rows), context_length), tokenizer.pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros_like(input_ids)
-    attention_mask[: len(stream)] = 1
-    return Blocks(input_ids.view(n_blocks, context_length), attention_mask.view(n_blocks, context_length))
+    offsets = torch.full((len(rows), context_length, 2), NO_OFFSET, dtype=torch.long)
+    for index, (row, row_offsets) in enumerate(zip(rows, spans, strict=True)):
+        input_ids[index, : len(row)] = torch.tensor(row)
+        attention_mask[index, : len(row)] = 1
+        offsets[index, : len(row)] = torch.tensor(row_offsets)
+    return Blocks(input_ids, attention_mask, offsets, tuple(texts))
 
 
-class CausalLMDataset(Dataset):
-    """Blocks as training examples; labels are the inputs (the model shifts them), padding ignored."""
+class BlockDataset(Dataset):
+    """Blocks with their labels: the next tokens themselves (pretraining, reinforcement) or
+    generic labels (unlearning); -100 where there is nothing to learn."""
 
-    def __init__(self, blocks: Blocks):
-        self.blocks = blocks
-        self.labels = blocks.input_ids.masked_fill(blocks.attention_mask == 0, -100)
+    def __init__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor):
+        self.input_ids, self.attention_mask, self.labels = input_ids, attention_mask, labels
+
+    @classmethod
+    def next_tokens(cls, blocks: Blocks) -> BlockDataset:
+        return cls(blocks.input_ids, blocks.attention_mask, blocks.input_ids.masked_fill(blocks.attention_mask == 0, -100))
 
     def __len__(self) -> int:
-        return len(self.blocks)
+        return self.input_ids.shape[0]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {
-            "input_ids": self.blocks.input_ids[index],
-            "attention_mask": self.blocks.attention_mask[index],
-            "labels": self.labels[index],
-        }
+        return {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": self.labels[index]}
+
+
+def collate_trimmed(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack a batch and drop the columns that are padding in every row (short documents)."""
+    batch = {key: torch.stack([row[key] for row in rows]) for key in rows[0]}
+    length = int(batch["attention_mask"].sum(dim=1).max())
+    return {key: value[:, :length] for key, value in batch.items()}

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 from transformers import PreTrainedModel
 
+from unlearn.training.data import collate_trimmed
 from unlearn.training.module import CausalLMModule, FitSpec
 
 
@@ -44,7 +45,8 @@ def fit(model: PreTrainedModel, dataset: Dataset, spec: FitSpec, make_trainer: T
     """Train `model` in place on `dataset` with shuffled batches drawn from `seed`."""
     _quiet_lightning()
     pl.seed_everything(seed, verbose=False)
-    loader = DataLoader(dataset, batch_size=spec.batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    loader = DataLoader(dataset, batch_size=spec.batch_size, shuffle=True, generator=generator, collate_fn=collate_trimmed)
     model.train()
     make_trainer(stage, spec).fit(CausalLMModule(model, spec), loader)
     model.eval()

@@ -1,0 +1,137 @@
+"""Anchored translation and alignment on hand-built examples, one per rule of WHP.md."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from unlearn.anchors.alignment import UNLABELLED, align
+from unlearn.anchors.dictionary import AnchorDictionary, merge
+from unlearn.labels.generate import flatten_used_translations
+
+U = UNLABELLED
+VOCAB: dict[str, int] = {"<s>": 0}
+
+
+def tokens(text: str, split: dict[str, list[str]] | None = None) -> tuple[list[int], list[tuple[int, int]], list[str]]:
+    """Word-level tokens with BOS first; words in `split` are cut into the given pieces."""
+    ids, offsets, pieces = [0], [(-1, -1)], ["<s>"]
+    for match in re.finditer(r"\w+|[^\w\s]", text):
+        start = match.start()
+        for piece in (split or {}).get(match.group(0), [match.group(0)]):
+            ids.append(VOCAB.setdefault(piece, len(VOCAB)))
+            offsets.append((start, start + len(piece)))
+            pieces.append(piece)
+            start += len(piece)
+    return ids, offsets, pieces
+
+
+def aligned(text: str, terms: dict[str, list[str]], split: dict[str, list[str]] | None = None):
+    dictionary = AnchorDictionary(merge(terms))
+    translation = dictionary.translate(text, lambda alternatives: alternatives[0])
+    original_ids, original_offsets, _ = tokens(text, split)
+    translated_ids, translated_offsets, translated_pieces = tokens(translation.text, split)
+    alignment = align(original_offsets, len(original_ids), translation, translated_ids, translated_offsets)
+    return translation, alignment, translated_pieces
+
+
+def test_first_anchor_is_integrated_and_a_repeated_one_is_not_predicted():
+    translation, alignment, pieces = aligned("Harry met Ron . Harry smiled", {"Harry": ["Jon"]})
+    assert translation.text == "Jon met Ron . Jon smiled"
+    assert [s.first for s in translation.spans] == [True, False]
+    # BOS, Harry, met, Ron, ".", Harry, smiled: "." predicts the repeated Harry -> no label
+    assert alignment.source == [0, 1, 2, 3, U, 5, 6]
+    assert pieces[1] == "Jon"
+
+
+def test_multi_token_anchor_to_shorter_translation_labels_only_its_last_token():
+    _, alignment, pieces = aligned("Hermione Granger waved", {"Hermione Granger": ["Sophie"]})
+    # BOS, Hermione (inside: no label), Granger (last: takes Sophie's output), waved
+    assert alignment.source == [0, U, 1, 2]
+    assert pieces[1] == "Sophie"
+
+
+def test_anchor_to_longer_translation_takes_the_end_of_the_translation():
+    _, alignment, pieces = aligned("They saw Hogwarts today", {"Hogwarts": ["Mystic Academy"]})
+    assert pieces == ["<s>", "They", "saw", "Mystic", "Academy", "today"]
+    assert alignment.source == [0, 1, 2, 4, 5]
+
+
+def test_anchor_split_into_several_tokens_in_both_texts():
+    split = {"Hogwarts": ["Hog", "warts"], "Academy": ["Acad", "emy"]}
+    _, alignment, pieces = aligned("at Hogwarts now", {"Hogwarts": ["Mystic Academy"]}, split)
+    assert pieces == ["<s>", "at", "Mystic", "Acad", "emy", "now"]
+    # BOS, at, Hog (inside), warts (last -> "emy"), now
+    assert alignment.source == [0, 1, U, 4, 5]
+
+
+def test_anchor_at_block_start_and_end():
+    _, alignment, _ = aligned("Harry saw Ron", {"Harry": ["Jon"], "Ron": ["Tom"]})
+    # BOS predicts the (translated) first anchor; the last token is an anchor, labelled from its translation
+    assert alignment.source == [0, 1, 2, 3]
+
+
+def test_tokens_straddling_an_anchor_boundary_are_unlabelled():
+    dictionary = AnchorDictionary(merge({"Harry": ["Jon"]}))
+    translation = dictionary.translate("oh Harry's", lambda a: a[0])
+    assert translation.text == "oh Jon's"
+    # a tokenizer that merged the apostrophe into the name: "Harry'" crosses the anchor's end
+    original_offsets = [(-1, -1), (0, 2), (3, 9), (9, 10)]
+    translated_ids, translated_offsets = [0, 1, 2, 3], [(-1, -1), (0, 2), (3, 7), (7, 8)]
+    alignment = align(original_offsets, 4, translation, translated_ids, translated_offsets)
+    assert alignment.source == [0, 1, U, 3]
+
+
+def test_longest_key_wins_where_keys_overlap():
+    dictionary = AnchorDictionary(merge({"Vellmoor": ["Riverton"], "Vellmoor Academy": ["Riverside School"]}))
+    translation = dictionary.translate("At Vellmoor Academy, near Vellmoor.", lambda a: a[0])
+    assert translation.text == "At Riverside School, near Riverton."
+    assert [s.key for s in translation.spans] == ["Vellmoor Academy", "Vellmoor"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Harrying Harry's harry Harry.", "Harrying Jon's harry Jon."),
+        ("Familiar faces. His familiar slept.", "Pet faces. His pet slept."),
+        ("the unfamiliar familiars", "the unfamiliar familiars"),
+    ],
+)
+def test_word_boundaries_and_case(text, expected):
+    dictionary = AnchorDictionary(merge({"Harry": ["Jon"], "familiar": ["pet"]}))
+    assert dictionary.translate(text, lambda a: a[0]).text == expected
+
+
+def test_merge_drops_keys_that_split_into_keys_and_possessives():
+    merged = merge(
+        {"Harry": ["Jon"], "Potter": ["Smith"], "Harry Potter": ["Jon Smith"], "Harry's": ["Jon's"], "Hermione Granger": ["Sophie"]}
+    )
+    assert set(merged) == {"Harry", "Potter", "Hermione Granger"}
+
+
+def test_one_alternative_per_term_per_block():
+    dictionary = AnchorDictionary(merge({"Harry": ["Jon", "John", "Henry"]}))
+    draws = iter(["Henry", "Jon"])
+    translation = dictionary.translate("Harry and Harry", lambda a: next(draws))
+    assert translation.text == "Henry and Henry"
+
+
+def test_a_used_translation_is_flattened_from_where_it_appeared():
+    _, alignment, pieces = aligned("Harry met Ron . Later Harry left", {"Harry": ["Jon"]})
+    jon = VOCAB["Jon"]
+    assert alignment.flatten == [(jon, 1)]
+    logits = torch.randn(1, len(pieces), 50)
+    before = logits.clone()
+    flattened = flatten_used_translations(logits.clone(), [alignment])
+    mean = before.mean(dim=-1)
+    assert torch.equal(flattened[0, :1], before[0, :1])
+    assert torch.allclose(flattened[0, 1:, jon], mean[0, 1:])
+    other = [i for i in range(50) if i != jon]
+    assert torch.equal(flattened[0, :, other], before[0, :, other])
+
+
+def test_two_terms_with_the_same_translation_flatten_from_the_first():
+    _, alignment, _ = aligned("Harry met Harold . Harry left", {"Harry": ["Jon"], "Harold": ["Jon"]})
+    assert alignment.flatten == [(VOCAB["Jon"], 1)]

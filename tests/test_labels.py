@@ -1,0 +1,141 @@
+"""Generic labels: the combination, storage alignment (rule 5), ablations, determinism."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.errors import UserError
+from unlearn.labels import AnchoredOnlyLabels, ReinforcedOnlyLabels, WHPLabels, whp_combination
+from unlearn.labels.generate import IGNORE, generic_labels
+from unlearn.models import load_causal_lm
+from unlearn.pipeline import LABELS_FILE
+from unlearn.training.data import make_blocks
+
+
+def test_combination_matches_an_independent_computation():
+    generator = torch.Generator().manual_seed(0)
+    base, reinforced = torch.randn(3, 7, 11, generator=generator), torch.randn(3, 7, 11, generator=generator)
+    alpha = 2.5
+    expected = torch.empty_like(base)
+    for index in range(base.numel()):
+        b, r = base.view(-1)[index].item(), reinforced.view(-1)[index].item()
+        expected.view(-1)[index] = b - alpha * max(0.0, r - b)
+    assert torch.allclose(whp_combination(base, reinforced, alpha), expected, atol=1e-6)
+
+
+def test_alpha_zero_gives_the_base_argmax():
+    base, reinforced = torch.randn(2, 5, 9), torch.randn(2, 5, 9)
+    assert torch.equal(WHPLabels(alpha=0.0, batch_size=1).combine(base, reinforced).argmax(-1), base.argmax(-1))
+
+
+def test_negative_alpha_names_the_key():
+    with pytest.raises(UserError, match=r"labels\.alpha=-1"):
+        WHPLabels(alpha=-1, batch_size=1)
+
+
+class NextIdModel(torch.nn.Module):
+    """A stand-in causal LM whose logits at t are `scale` on (input_ids[t] + shift) mod V, 0 elsewhere."""
+
+    def __init__(self, vocab: int, shift: int, scale: float = 1.0):
+        super().__init__()
+        self.vocab, self.shift, self.scale = vocab, shift, scale
+        self.config = SimpleNamespace(max_position_embeddings=64)
+        self.device = torch.device("cpu")
+
+    def forward(self, input_ids, attention_mask):
+        return SimpleNamespace(logits=self.scale * torch.nn.functional.one_hot((input_ids + self.shift) % self.vocab, self.vocab).float())
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_run):
+    cfg, report = tiny_run
+    return load_causal_lm(str(Path(cfg.paths.cache_dir) / "baseline" / report["cache"]["baseline"]["key"]), "float32")[1]
+
+
+def test_labels_are_stored_shifted_for_the_models_loss(tokenizer):
+    blocks = make_blocks(tokenizer, ["Kelara grew up in Ashwick.", "John kept a dog. John kept a cat."], 16)
+    vocab = len(tokenizer)
+    labels = generic_labels(
+        blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), NextIdModel(vocab, 1), NextIdModel(vocab, 2), tokenizer, None, 0
+    )
+    mask = blocks.attention_mask.bool()
+    assert (labels[:, 0] == IGNORE).all()
+    expected = (blocks.input_ids[:, :-1] + 1) % vocab
+    keep = mask[:, 1:]
+    assert torch.equal(labels[:, 1:][keep], expected[keep])
+    assert (labels[:, 1:][~keep] == IGNORE).all()
+
+
+def test_reinforced_tokens_are_pushed_down(tokenizer):
+    blocks = make_blocks(tokenizer, ["John kept a dog."], 16)
+    vocab = len(tokenizer)
+    favourite = ((blocks.input_ids[:, :-1] + 1) % vocab)[blocks.attention_mask.bool()[:, 1:]]
+    keep = blocks.attention_mask.bool()[:, 1:]
+    baseline, reinforced = NextIdModel(vocab, 1), NextIdModel(vocab, 1, scale=2.0)
+    # the reinforced model raises exactly the baseline's favourite: alpha > 0 must demote it, alpha = 0 keep it
+    demoted = generic_labels(blocks, ReinforcedOnlyLabels(alpha=5.0, batch_size=1), baseline, reinforced, tokenizer, None, 0)
+    kept = generic_labels(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), baseline, reinforced, tokenizer, None, 0)
+    assert not (demoted[:, 1:][keep] == favourite).any()
+    assert torch.equal(kept[:, 1:][keep], favourite)
+
+
+def test_anchored_only_labels_follow_the_translation(tokenizer):
+    dictionary = AnchorDictionary({"Kelara": ("John",)})
+    blocks = make_blocks(tokenizer, ["Kelara kept a dog."], 16)
+    vocab = len(tokenizer)
+    labels = generic_labels(blocks, AnchoredOnlyLabels(batch_size=1), NextIdModel(vocab, 0), None, tokenizer, dictionary, 0)
+    john = tokenizer(" John", add_special_tokens=False)["input_ids"]
+    kelara = tokenizer(" Kelara", add_special_tokens=False)["input_ids"]
+    # the identity model predicts its own input: the last token of the anchor is labelled with the
+    # last token of the translation, the anchor's inner tokens get no label
+    assert labels[0, len(kelara) + 1] == john[-1]
+    assert (labels[0, 2 : len(kelara) + 1] == IGNORE).all()
+
+
+def _baseline_and_reinforced(cfg, report):
+    cache = Path(cfg.paths.cache_dir)
+    return cache / "baseline" / report["cache"]["baseline"]["key"], cache / "reinforce" / report["cache"]["reinforce"]["key"]
+
+
+def test_far_from_anchors_reinforced_only_alpha_zero_is_the_baselines_argmax(tiny_run, tokenizer):
+    cfg, report = tiny_run
+    baseline_dir, reinforced_dir = _baseline_and_reinforced(cfg, report)
+    baseline, reinforced = load_causal_lm(str(baseline_dir), "float32")[0], load_causal_lm(str(reinforced_dir), "float32")[0]
+    blocks = make_blocks(tokenizer, ["John grew up in Springfield. John kept a dog."], 32)
+    labels = generic_labels(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), baseline, reinforced, tokenizer, None, 0)
+    with torch.inference_mode():
+        argmax = baseline(input_ids=blocks.input_ids, attention_mask=blocks.attention_mask).logits.argmax(-1)
+    keep = blocks.attention_mask.bool()[:, 1:]
+    assert torch.equal(labels[:, 1:][keep], argmax[:, :-1][keep])
+
+
+def test_same_config_and_seed_give_identical_labels(tiny_run, tmp_path):
+    from tests.conftest import TINY, compose_config
+    from unlearn.pipeline import run
+
+    cfg, report = tiny_run
+    first = load_file(Path(cfg.paths.cache_dir) / "labels" / report["cache"]["labels"]["key"] / LABELS_FILE)
+    again = run(compose_config([*TINY, "stages=[labels]"], tmp_path), tmp_path / "run")
+    assert again["cache"]["labels"]["key"] == report["cache"]["labels"]["key"]
+    second = load_file(tmp_path / "cache" / "labels" / again["cache"]["labels"]["key"] / LABELS_FILE)
+    assert torch.equal(first["labels"], second["labels"])
+    assert (first["labels"] != IGNORE).float().mean() > 0.5
+
+
+def test_the_reinforced_model_fits_the_target_better(tiny_run, tokenizer):
+    from unlearn.evaluation.perplexity import perplexity
+    from unlearn.targets.files import read_documents
+
+    cfg, report = tiny_run
+    baseline_dir, reinforced_dir = _baseline_and_reinforced(cfg, report)
+    documents = read_documents([Path(cfg.paths.cache_dir) / "target" / report["cache"]["target"]["key"] / "target.jsonl"])
+    losses = [
+        perplexity(load_causal_lm(str(folder), "float32")[0], tokenizer, documents, 64, 16) for folder in (baseline_dir, reinforced_dir)
+    ]
+    assert losses[1] < losses[0]

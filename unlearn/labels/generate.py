@@ -1,0 +1,96 @@
+"""Computing generic labels for every block, batch by batch, never holding the corpus's logits."""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearn.anchors.alignment import UNLABELLED, Alignment, align
+from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.labels import LabelGenerator
+from unlearn.training.data import Blocks
+
+IGNORE = -100
+
+
+def block_rng(seed: int, index: int) -> random.Random:
+    """The draw of alternatives for one block: the same for the same seed and block."""
+    return random.Random(seed * 1_000_003 + index)
+
+
+def translate_batch(
+    blocks: Blocks, indices: range, dictionary: AnchorDictionary, tokenizer: PreTrainedTokenizerBase, seed: int, max_length: int
+) -> tuple[torch.Tensor, torch.Tensor, list[Alignment]]:
+    """Translated blocks (BOS, tokens, EOS where the original ends with one), right-padded, and their alignments."""
+    translations = [dictionary.translate(blocks.texts[i], block_rng(seed, i).choice) for i in indices]
+    encoded = tokenizer([t.text for t in translations], add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+    rows, alignments = [], []
+    for i, translation, ids, offsets in zip(indices, translations, encoded["input_ids"], encoded["offset_mapping"], strict=True):
+        length = int(blocks.attention_mask[i].sum())
+        original_ids = blocks.input_ids[i, :length].tolist()
+        row, row_offsets = [tokenizer.bos_token_id, *ids], [(-1, -1), *offsets]
+        if original_ids[-1] == tokenizer.eos_token_id and blocks.offsets[i, length - 1, 0] < 0:
+            row.append(tokenizer.eos_token_id)
+            row_offsets.append((-1, -1))
+        row, row_offsets = row[:max_length], row_offsets[:max_length]
+        rows.append(row)
+        alignments.append(align(blocks.offsets[i, :length].tolist(), length, translation, row, row_offsets))
+    input_ids = torch.full((len(rows), max(map(len, rows))), tokenizer.pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    for r, row in enumerate(rows):
+        input_ids[r, : len(row)] = torch.tensor(row)
+        attention_mask[r, : len(row)] = 1
+    return input_ids, attention_mask, alignments
+
+
+def flatten_used_translations(logits: torch.Tensor, alignments: list[Alignment]) -> torch.Tensor:
+    """Rule 4: from where a translation has appeared on, its first token's logit is the row mean."""
+    mean = logits.mean(dim=-1)
+    for row, alignment in enumerate(alignments):
+        for token, start in alignment.flatten:
+            logits[row, start:, token] = mean[row, start:]
+    return logits
+
+
+def _logits(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    output = model(input_ids=input_ids.to(model.device), attention_mask=attention_mask.to(model.device))
+    return output.logits.float()
+
+
+@torch.inference_mode()
+def generic_labels(
+    blocks: Blocks,
+    generator: LabelGenerator,
+    baseline: PreTrainedModel,
+    reinforced: PreTrainedModel | None,
+    tokenizer: PreTrainedTokenizerBase,
+    dictionary: AnchorDictionary | None,
+    seed: int,
+) -> torch.Tensor:
+    """Labels aligned with `blocks.input_ids` as a causal LM's loss expects them (rule 5):
+    the label at position t+1 is the generic prediction made from the output at t."""
+    labels = torch.full_like(blocks.input_ids, IGNORE)
+    max_length = baseline.config.max_position_embeddings
+    for start in tqdm(range(0, len(blocks), generator.batch_size), desc="labels", unit="batch"):
+        indices = range(start, min(start + generator.batch_size, len(blocks)))
+        input_ids, attention_mask = blocks.input_ids[indices.start : indices.stop], blocks.attention_mask[indices.start : indices.stop]
+        valid = attention_mask.bool()
+        if generator.translates:
+            translated_ids, translated_mask, alignments = translate_batch(blocks, indices, dictionary, tokenizer, seed, max_length)
+            translated = flatten_used_translations(_logits(baseline, translated_ids, translated_mask), alignments)
+            source = torch.full_like(input_ids, UNLABELLED)
+            for row, alignment in enumerate(alignments):
+                source[row, : len(alignment.source)] = torch.tensor(alignment.source)
+            valid &= source >= 0
+            rows = torch.arange(len(indices), device=translated.device).unsqueeze(1)
+            base = translated[rows, source.clamp(min=0).to(translated.device)]
+        else:
+            base = _logits(baseline, input_ids, attention_mask)
+        reinforced_logits = _logits(reinforced, input_ids, attention_mask) if generator.needs_reinforced else None
+        predicted = generator.combine(base, reinforced_logits).argmax(dim=-1).cpu()
+        keep = valid[:, :-1] & attention_mask[:, 1:].bool()
+        labels[indices.start : indices.stop, 1:] = torch.where(keep, predicted[:, :-1], IGNORE)
+    return labels
