@@ -46,6 +46,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("reinforce", "finetune", "FinetuneReinforcement"),
         ("reinforce", "finetune_toy", "FinetuneReinforcement"),
         ("reinforce", "none", "NoReinforcement"),
+        ("reinforce", "lora", "LoraReinforcement"),
         ("reinforce", "from_path", "ReinforcedFromPath"),
         ("labels", "whp", "WHPLabels"),
         ("labels", "reinforced_only", "ReinforcedOnlyLabels"),

@@ -30,7 +30,7 @@ from unlearn.errors import UserError
 from unlearn.labels import LabelGenerator
 from unlearn.labels.generate import IGNORE, generic_labels
 from unlearn.models import BaselineSource
-from unlearn.reinforce import Reinforcement
+from unlearn.reinforce import ModelAdapter, Reinforcement
 from unlearn.report import write_report
 from unlearn.targets import Target, TargetFiles
 from unlearn.targets.files import read_documents
@@ -147,17 +147,21 @@ class Pipeline:
     def blocks_key(self) -> str:
         return cache_key("blocks", {"context_length": int(self.cfg.context_length)}, [self.target.key, self.baseline_key])
 
-    def _finetune(self, dataset: BlockDataset, spec: FitSpec, stage: str, out: Path) -> None:
+    def _finetune(self, dataset: BlockDataset, spec: FitSpec, stage: str, out: Path, adapter: ModelAdapter | None = None) -> None:
         model, tokenizer = self.source.load(self.baseline)
+        if adapter is not None:
+            model = adapter.wrap(model)
         fit(model, dataset, spec, self.make_trainer, stage, self.seed)
+        if adapter is not None:
+            model = adapter.unwrap(model)
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
         _free(model)
 
-    def finetune_on_target(self, stage: str, spec: FitSpec, settings: dict) -> str:
+    def finetune_on_target(self, stage: str, spec: FitSpec, settings: dict, adapter: ModelAdapter | None = None) -> str:
         blocks = self.blocks
         key = cache_key(stage, {"settings": settings, "seed": self.seed}, [self.blocks_key])
-        return str(self.cache.fetch(stage, key, lambda out: self._finetune(BlockDataset.next_tokens(blocks), spec, stage, out)))
+        return str(self.cache.fetch(stage, key, lambda out: self._finetune(BlockDataset.next_tokens(blocks), spec, stage, out, adapter)))
 
     @cached_property
     def reinforced(self) -> str | None:

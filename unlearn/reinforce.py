@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import ClassVar, Protocol
 
+from transformers import PreTrainedModel
+
 from unlearn.training.module import FitSpec
+
+
+class ModelAdapter(Protocol):
+    """Changes what is trained (e.g. adapters instead of all weights) and folds it back."""
+
+    def wrap(self, model: PreTrainedModel) -> PreTrainedModel: ...
+
+    def unwrap(self, model: PreTrainedModel) -> PreTrainedModel: ...
 
 
 class TargetFinetuner(Protocol):
     """What the pipeline offers a reinforcement strategy: fine-tune the baseline on the target."""
 
-    def finetune_on_target(self, stage: str, spec: FitSpec, settings: dict) -> str:
+    def finetune_on_target(self, stage: str, spec: FitSpec, settings: dict, adapter: ModelAdapter | None = None) -> str:
         """Fine-tune the baseline on the target's blocks with the next-token loss; cached by
-        `settings`; returns the folder of the saved model."""
+        `settings`; returns the folder of the saved (plain, unwrapped) model."""
         ...
 
 
@@ -38,8 +48,36 @@ class FinetuneReinforcement:
     warmup_ratio: float
     provides_model: ClassVar[bool] = True
 
+    def fit_spec(self) -> FitSpec:
+        return FitSpec(**{f.name: getattr(self, f.name) for f in fields(FitSpec)})
+
     def reinforced(self, finetuner: TargetFinetuner) -> str:
-        return finetuner.finetune_on_target("reinforce", FitSpec(**asdict(self)), asdict(self))
+        return finetuner.finetune_on_target("reinforce", self.fit_spec(), asdict(self))
+
+
+@dataclass
+class LoraReinforcement(FinetuneReinforcement):
+    """The reinforced model trained as low-rank adapters (peft), merged into the weights
+    before label generation, so it loads and runs like any other checkpoint."""
+
+    rank: int
+    lora_alpha: float
+    dropout: float
+    target_modules: list[str]
+
+    def wrap(self, model: PreTrainedModel) -> PreTrainedModel:
+        from peft import LoraConfig, get_peft_model
+
+        config = LoraConfig(
+            r=self.rank, lora_alpha=self.lora_alpha, lora_dropout=self.dropout, target_modules=self.target_modules, task_type="CAUSAL_LM"
+        )
+        return get_peft_model(model, config)
+
+    def unwrap(self, model: PreTrainedModel) -> PreTrainedModel:
+        return model.merge_and_unload()
+
+    def reinforced(self, finetuner: TargetFinetuner) -> str:
+        return finetuner.finetune_on_target("reinforce", self.fit_spec(), asdict(self), adapter=self)
 
 
 @dataclass

@@ -20,7 +20,6 @@ class FitSpec:
     betas: tuple[float, float] = (0.9, 0.98)
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
-    min_lr_ratio: float = 0.0
 
 
 class CausalLMModule(pl.LightningModule):
@@ -42,12 +41,11 @@ class CausalLMModule(pl.LightningModule):
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(total * self.spec.warmup_ratio)
-        floor = self.spec.min_lr_ratio
 
         def factor(step: int) -> float:
             if step < warmup:
                 return (step + 1) / warmup
-            return max(floor, 1.0 - (1.0 - floor) * (step - warmup) / max(1, total - warmup))
+            return max(0.0, 1.0 - (step - warmup) / max(1, total - warmup))
 
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
