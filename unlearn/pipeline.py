@@ -22,6 +22,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
+from transformers import PreTrainedTokenizerBase
 
 from unlearn.anchors import AnchorSource
 from unlearn.anchors.dictionary import AnchorDictionary
@@ -85,8 +86,8 @@ def build(node: DictConfig) -> Any:
         raise
 
 
-def _free(*models: Any) -> None:
-    del models
+def _release_memory() -> None:
+    """Return the memory of models the caller has just dropped (GPU memory included)."""
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -129,6 +130,10 @@ class Pipeline:
         return cache_key("baseline", {"model": self._settings("model"), "seed": self.seed}, [self.target.key])
 
     @cached_property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        return self.source.load_tokenizer(self.baseline)
+
+    @cached_property
     def blocks(self) -> Blocks:
         baseline = self.baseline
         with self.clock("blocks"):
@@ -139,7 +144,7 @@ class Pipeline:
                     f"context_length={context_length} exceeds the model's {positions} positions; set context_length<={positions}"
                 )
             documents = [d for d in read_documents(self.target.corpus) if d.strip()]
-            blocks = make_blocks(self.source.load_tokenizer(baseline), documents, context_length)
+            blocks = make_blocks(self.tokenizer, documents, context_length)
             log.info("target corpus: %d documents, %d blocks, %d tokens", len(documents), len(blocks), blocks.tokens)
             return blocks
 
@@ -156,7 +161,8 @@ class Pipeline:
             model = adapter.unwrap(model)
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
-        _free(model)
+        del model
+        _release_memory()
 
     def finetune_on_target(self, stage: str, spec: FitSpec, settings: dict, adapter: ModelAdapter | None = None) -> str:
         blocks = self.blocks
@@ -167,10 +173,7 @@ class Pipeline:
     def reinforced(self) -> str | None:
         with self.clock("reinforce"):
             reinforced = self.reinforcement.reinforced(self)
-            if (
-                reinforced is not None
-                and self.source.load_tokenizer(reinforced).get_vocab() != self.source.load_tokenizer(self.baseline).get_vocab()
-            ):
+            if reinforced is not None and self.source.load_tokenizer(reinforced).get_vocab() != self.tokenizer.get_vocab():
                 raise UserError(
                     f"the reinforced model {reinforced} has a tokenizer that differs from the baseline's "
                     f"({self.baseline}); reinforce.path must point at a model fine-tuned from the same baseline"
@@ -192,7 +195,8 @@ class Pipeline:
         baseline, tokenizer = self.source.load(self.baseline)
         reinforced = self.source.load(self.reinforced)[0] if self.label_generator.needs_reinforced else None
         labels = generic_labels(self.blocks, self.label_generator, baseline, reinforced, tokenizer, self.dictionary, self.seed)
-        _free(baseline, reinforced)
+        del baseline, reinforced
+        _release_memory()
         save_file({"input_ids": self.blocks.input_ids, "attention_mask": self.blocks.attention_mask, "labels": labels}, out / LABELS_FILE)
         labelled = labels != IGNORE
         changed = labelled & (labels != self.blocks.input_ids)
@@ -247,7 +251,8 @@ class Pipeline:
                     log.info("evaluating %s with %s", model_name, name)
                     metrics.update(evaluator.evaluate(model, tokenizer, self.target))
                 results[model_name] = metrics
-                _free(model)
+                del model
+                _release_memory()
         return results
 
     def run(self) -> dict[str, Any]:
