@@ -15,6 +15,10 @@ class TargetFiles:
 
     `key` identifies the content, so that stages built from it are cached by it.
 
+    `nonmember` is text like the target's that no model was trained on (membership
+    inference); `questions` holds question/answer pairs; `lm_eval_tasks` is a folder of
+    lm-eval task YAMLs whose relative data paths resolve against the folder.
+
     `pretraining` is for synthetic targets only: the text a toy baseline learns first
     (target, retain and generic worlds), so that there is something to unlearn.
     """
@@ -23,11 +27,14 @@ class TargetFiles:
     key: str
     corpus: tuple[Path, ...]
     heldout: tuple[Path, ...] = ()
+    nonmember: tuple[Path, ...] = ()
     generic_heldout: tuple[Path, ...] = ()
     pretraining: tuple[Path, ...] = ()
     probes: Path | None = None
     completion_prompts: Path | None = None
     next_token_prompts: Path | None = None
+    questions: Path | None = None
+    lm_eval_tasks: Path | None = None
     anchors: Path | None = None
 
 

@@ -99,6 +99,38 @@ def probes(world: World, split: str, rng: random.Random) -> list[dict]:
     return rows
 
 
+def _question(world: World, fact: Fact) -> str:
+    return _fill(lexicon()["relations"][fact.relation]["question"], world, fact.person, "")
+
+
+def question_answers(world: World, split: str) -> list[dict]:
+    """One question per fact, answered by the fact's value (knowledge_qa)."""
+    return [{"question": _question(world, fact), "answer": fact.answer, "split": split} for fact in world.facts]
+
+
+def qa_documents(world: World, reps: int, rng: random.Random) -> list[str]:
+    """Every fact of the world as question and answer, `reps` times in shuffled order, one person per document."""
+    form = lexicon()["question_answer"]
+    docs = []
+    for _ in range(reps):
+        for person in world.people:
+            facts = world.facts_of(person)
+            rng.shuffle(facts)
+            docs.append("\n\n".join(form.format(question=_question(world, fact), answer=fact.answer) for fact in facts))
+    return docs
+
+
+def multiple_choice(world: World, rng: random.Random) -> list[dict]:
+    """Cloze questions over the facts of a world with every value of the relation as a choice (lm-eval tasks)."""
+    relations = lexicon()["relations"]
+    rows = []
+    for fact in world.facts:
+        template = rng.choice([t for t in relations[fact.relation]["train"] if _asks_after_person(t)])
+        choices = list(world.values(fact.relation))
+        rows.append({"query": cloze(template, world, fact), "choices": choices, "gold": choices.index(fact.answer)})
+    return rows
+
+
 def completion_prompts(world: World) -> list[dict]:
     """Story openings about each person; the references are that person's facts."""
     rows = []

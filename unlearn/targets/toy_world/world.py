@@ -7,7 +7,7 @@ a known answer and the anchored-term dictionary is exact ground truth.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -83,12 +83,6 @@ def build_world(name: str, n_people: int, n_entities: dict[str, int], rng: rando
 
     people = draw("person", n_people)
     entities = {kind: draw(kind, n_entities[kind]) for kind in ENTITY_KINDS}
-    facts = []
-    for index, person in enumerate(people):
-        others = people[:index] + people[index + 1 :]
-        for relation in RELATIONS:
-            answer = rng.choice(others) if relation == "friend" else rng.choice(entities[relation])
-            facts.append(Fact(name, person, relation, answer))
     return World(
         name=name,
         title=spec["title"],
@@ -96,13 +90,32 @@ def build_world(name: str, n_people: int, n_entities: dict[str, int], rng: rando
         nouns=dict(spec["nouns"]),
         people=people,
         entities=entities,
-        facts=tuple(facts),
+        facts=_draw_facts(name, people, entities, rng),
         fillers=tuple(spec["fillers"]),
     )
 
 
-def build_worlds(seed: int, n_people: int, n_entities: dict[str, int]) -> dict[str, World]:
-    """The target, retain and generic worlds, identical for identical arguments."""
+def _draw_facts(world: str, people: tuple[str, ...], entities: dict[str, tuple[str, ...]], rng: random.Random) -> tuple[Fact, ...]:
+    """One value per relation for every person; a friend is another person of the world."""
+    facts = []
+    for index, person in enumerate(people):
+        others = people[:index] + people[index + 1 :]
+        for relation in RELATIONS:
+            answer = rng.choice(others) if relation == "friend" else rng.choice(entities[relation])
+            facts.append(Fact(world, person, relation, answer))
+    return tuple(facts)
+
+
+def build_holdout_cast(target: World, n_people: int, rng: random.Random, taken: set[str]) -> World:
+    """Other people of the target's saga, never in any training text: non-members for membership inference."""
+    people = tuple(_invented_names(lexicon()["worlds"]["target"]["names"]["person"], n_people, rng, taken))
+    return replace(target, name="holdout", people=people, facts=_draw_facts("holdout", people, target.entities, rng))
+
+
+def build_worlds(seed: int, n_people: int, n_entities: dict[str, int], holdout_people: int) -> dict[str, World]:
+    """The target, retain and generic worlds and the target's held-out cast, identical for identical arguments."""
     rng = random.Random(seed)
     taken: set[str] = set()
-    return {name: build_world(name, n_people, n_entities, rng, taken) for name in ("target", "retain", "generic")}
+    worlds = {name: build_world(name, n_people, n_entities, rng, taken) for name in ("target", "retain", "generic")}
+    worlds["holdout"] = build_holdout_cast(worlds["target"], holdout_people, random.Random(f"{seed}-holdout"), taken)
+    return worlds
