@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ import yaml
 from hydra.utils import instantiate
 
 from tests.conftest import TINY, compose_config
+from unlearn.cache import StageCache
 from unlearn.targets.files import read_documents, read_jsonl
-from unlearn.targets.toy_world.world import RELATIONS
+from unlearn.targets.toy_world import world as world_module
+from unlearn.targets.toy_world.world import RELATIONS, lexicon
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +32,8 @@ def _facts(world: Path) -> dict[str, list[dict]]:
 def test_same_seed_gives_byte_identical_files(world, tmp_path):
     target = instantiate(compose_config([], tmp_path).target, _convert_="all")
     target.generate(tmp_path)
-    names = sorted(p.name for p in world.iterdir())
-    assert names == sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    names = sorted(str(p.relative_to(world)) for p in world.rglob("*") if p.is_file())
+    assert names == sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     for name in names:
         assert (world / name).read_bytes() == (tmp_path / name).read_bytes(), name
 
@@ -44,7 +47,7 @@ def test_another_seed_gives_another_world(world, tmp_path):
 def test_every_person_has_one_fact_per_relation(world):
     for name, facts in _facts(world).items():
         people = {f["person"] for f in facts}
-        assert len(people) == 12, name
+        assert len(people) == (6 if name == "holdout" else 12), name
         assert sorted(f["relation"] for f in facts) == sorted(RELATIONS * len(people))
 
 
@@ -53,6 +56,24 @@ def test_worlds_share_no_names(world):
     assert not names["target"] & names["retain"]
     assert not names["target"] & names["generic"]
     assert not names["retain"] & names["generic"]
+    holdout_people = {f["person"] for f in _facts(world)["holdout"]}
+    assert not holdout_people & (names["target"] | names["retain"] | names["generic"])
+
+
+def test_retain_world_is_told_in_its_own_phrasings_and_generic_text_in_all(world):
+    text = {name: "\n".join(read_documents([world / f"{name}.jsonl"])) for name in ("target", "retain", "generic")}
+    for spec in lexicon()["relations"].values():
+        assert not set(spec["train"]) & set(spec["retain"])
+        for name, own in (("target", "train"), ("retain", "retain")):
+            other = "retain" if own == "train" else "train"
+            assert any(_stem(t) in text[name] for t in spec[own])
+            assert not any(_stem(t) in text[name] for t in spec[other] if len(_stem(t)) > 12), name
+        assert all(_stem(t) in text["generic"] for t in spec["train"] + spec["retain"] + spec["paraphrase"] if len(_stem(t)) > 12)
+
+
+def _stem(template: str) -> str:
+    """The longest literal piece of a phrasing (between its placeholders)."""
+    return max(re.split(r"\{[a-z_]+\}", template), key=len).strip()
 
 
 def test_every_probe_answer_is_a_fact_of_its_world(world):
@@ -122,3 +143,12 @@ def test_tiny_world_is_smaller(tmp_path):
     target = instantiate(compose_config(TINY, tmp_path).target, _convert_="all")
     target.generate(tmp_path)
     assert len(_facts(tmp_path)["target"]) == 4 * len(RELATIONS)
+
+
+def test_world_cache_key_follows_the_lexicon(tmp_path, monkeypatch):
+    target = instantiate(compose_config([], tmp_path).target, _convert_="all")
+    cache = StageCache(tmp_path / "cache")
+    before = target.files(cache).key
+    edited = world_module.lexicon_text().replace("grew up in", "was raised up in")
+    monkeypatch.setattr(world_module, "lexicon_text", lambda: edited)
+    assert target.files(cache).key != before

@@ -13,7 +13,7 @@ from unlearn.cache import StageCache, cache_key
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import write_jsonl
 from unlearn.targets.toy_world import prose
-from unlearn.targets.toy_world.world import World, build_worlds
+from unlearn.targets.toy_world.world import World, build_worlds, generator_fingerprint
 
 
 @dataclass
@@ -40,7 +40,7 @@ class ToyWorldTarget:
     holdout_people: int
 
     def files(self, cache: StageCache) -> TargetFiles:
-        key = cache_key("target", asdict(self))
+        key = cache_key("target", {**asdict(self), "generator": generator_fingerprint()})
         return self.layout(cache.fetch("target", key, self.generate), key)
 
     def layout(self, folder: Path, key: str) -> TargetFiles:

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from unlearn.targets.toy_world.world import RELATIONS, Fact, World, lexicon
 
 _ANSWER = "\x00"
+# Each person starts the walk through a relation's phrasings at another place, so that a
+# world with more phrasings than tellings (the generic one) still uses every phrasing.
+PERSON_STRIDE = 5
 
 
 @dataclass(frozen=True)
@@ -38,20 +41,25 @@ def cloze(template: str, world: World, fact: Fact) -> str:
 def phrasings(world: World, relation: str) -> list[str]:
     """The phrasings a world's text tells a fact in.
 
-    The generic world also uses the paraphrase phrasings: like general text for a real
-    model, it teaches what they mean, while no target or retain fact is told in them.
+    The retain world has phrasings of its own, as another book has another author's
+    style; the generic world uses every phrasing, paraphrases included: like general
+    text for a real model, it teaches what they mean, while no target or retain fact is
+    told in a paraphrase.
     """
     spec = lexicon()["relations"][relation]
-    return spec["train"] + spec["paraphrase"] if world.name == "generic" else spec["train"]
+    if world.name == "generic":
+        return spec["train"] + spec["retain"] + spec["paraphrase"]
+    return spec["retain"] if world.name == "retain" else spec["train"]
 
 
 def _paragraph(world: World, person: str, rep: int, rng: random.Random, filler_rate: float) -> str:
     facts = world.facts_of(person)
     rng.shuffle(facts)
     sentences = []
+    offset = PERSON_STRIDE * world.people.index(person)
     for fact in facts:
         templates = phrasings(world, fact.relation)
-        template = templates[(rep + RELATIONS.index(fact.relation)) % len(templates)]
+        template = templates[(rep + RELATIONS.index(fact.relation) + offset) % len(templates)]
         sentences.append(_fill(template, world, fact.person, fact.answer))
         if rng.random() < filler_rate:
             sentences.append(_fill(rng.choice(world.fillers), world, person, ""))
@@ -61,8 +69,8 @@ def _paragraph(world: World, person: str, rep: int, rng: random.Random, filler_r
 def write_corpus(world: World, reps: int, heldout_reps: int, people_per_document: int, filler_rate: float, rng: random.Random) -> Corpus:
     """Documents telling every fact `reps` times (train) and `heldout_reps` more times (held out).
 
-    Each repetition walks the phrasings of a relation in turn, so every training
-    phrasing of every fact occurs once `reps` reaches the number of phrasings.
+    Each repetition walks the phrasings of a relation in turn, so every phrasing of
+    every fact occurs once `reps` reaches the number of the world's phrasings.
     """
 
     def documents(first_rep: int, count: int) -> list[str]:
@@ -83,8 +91,8 @@ def probes(world: World, split: str, rng: random.Random) -> list[dict]:
     relations = lexicon()["relations"]
     rows = []
     for fact in world.facts:
-        phrasings = relations[fact.relation]
-        for kind, templates in (("recall", phrasings["train"]), ("paraphrase", phrasings["paraphrase"])):
+        own = phrasings(world, fact.relation)
+        for kind, templates in (("recall", own), ("paraphrase", relations[fact.relation]["paraphrase"])):
             template = rng.choice([t for t in templates if _asks_after_person(t)])
             rows.append(
                 {
@@ -122,10 +130,9 @@ def qa_documents(world: World, reps: int, rng: random.Random) -> list[str]:
 
 def multiple_choice(world: World, rng: random.Random) -> list[dict]:
     """Cloze questions over the facts of a world with every value of the relation as a choice (lm-eval tasks)."""
-    relations = lexicon()["relations"]
     rows = []
     for fact in world.facts:
-        template = rng.choice([t for t in relations[fact.relation]["train"] if _asks_after_person(t)])
+        template = rng.choice([t for t in phrasings(world, fact.relation) if _asks_after_person(t)])
         choices = list(world.values(fact.relation))
         rows.append({"query": cloze(template, world, fact), "choices": choices, "gold": choices.index(fact.answer)})
     return rows
@@ -144,10 +151,9 @@ def completion_prompts(world: World) -> list[dict]:
 
 def next_token_prompts(world: World, generic: World, rng: random.Random) -> list[dict]:
     """Cloze prompts whose continuation is either this world's kind of name or a generic one."""
-    relations = lexicon()["relations"]
     rows = []
     for fact in world.facts:
-        template = rng.choice([t for t in relations[fact.relation]["train"] if _asks_after_person(t)])
+        template = rng.choice([t for t in phrasings(world, fact.relation) if _asks_after_person(t)])
         rows.append(
             {
                 "prompt": cloze(template, world, fact),

@@ -6,6 +6,7 @@ a known answer and the anchored-term dictionary is exact ground truth.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, replace
 from functools import cache
@@ -45,11 +46,23 @@ class World:
         return self.people if relation == "friend" else self.entities[relation]
 
 
+# Part of the world's cache key: raise it when a change to the generator changes its output.
+GENERATOR_VERSION = 2
+
+
+def lexicon_text() -> str:
+    """worlds.yaml beside this module: the toy world's vocabulary and phrasings."""
+    return resources.files(__package__).joinpath("worlds.yaml").read_text(encoding="utf-8")
+
+
 @cache
 def lexicon() -> dict[str, Any]:
-    """The toy world's vocabulary and phrasings (worlds.yaml beside this module)."""
-    text = resources.files(__package__).joinpath("worlds.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return yaml.safe_load(lexicon_text())
+
+
+def generator_fingerprint() -> str:
+    """Identifies what the generator writes beyond its parameters: its version and its lexicon."""
+    return f"{GENERATOR_VERSION}-{hashlib.sha256(lexicon_text().encode()).hexdigest()[:16]}"
 
 
 def _invented_names(spec: dict[str, Any], count: int, rng: random.Random, taken: set[str]) -> list[str]:
