@@ -43,6 +43,13 @@ def test_run_writes_the_report(first_run):
         )
         assert {"perplexity/generic_heldout", "perplexity/target_heldout"} <= set(metrics)
         assert all(0.0 <= v <= 1.0 for k, v in metrics.items() if k.startswith("probe/"))
+        evaluators = {name.split("/")[0] for name in metrics}
+        assert evaluators == {
+            "probe", "perplexity", "familiarity_completion", "familiarity_probability", "lm_eval", "verbatim", "knowledge_qa", "mia",
+        }  # fmt: skip
+    assert set(report["sides"]) == set(report["models"]["baseline"])
+    assert set(report["losses"]) == {"baseline", "reinforced", "unlearned"}
+    assert (folder / "run" / "metrics.png").is_file() and (folder / "run" / "losses.png").is_file()
     assert set(report["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "labels", "unlearn", "evaluate"}
     assert set(report["cache"]) == {"target", "baseline", "reinforce", "labels", "unlearn"}
     assert 0.3 < report["labels"]["labelled_fraction"] <= 1.0

@@ -23,7 +23,7 @@ REQUIRED = {
 
 def test_groups_are_the_documented_ones():
     assert set(GROUPS) == {
-        "target", "model", "anchors", "reinforce", "labels", "unlearn", "evaluator", "trainer", "logger", "paths", "experiment",
+        "target", "model", "anchors", "reinforce", "labels", "unlearn", "evaluator", "judge", "trainer", "logger", "paths", "experiment",
     }  # fmt: skip
 
 
@@ -55,6 +55,8 @@ def test_every_option_composes(group, option, tmp_path):
         ("unlearn", "finetune_toy", "FitSpec"),
         ("trainer", "cpu", "Trainer"),
         ("logger", "csv", "CSVLogger"),
+        ("judge", "references", "ReferencesJudge"),
+        ("judge", "openai_compatible", "OpenAICompatibleJudge"),
     ],
 )
 def test_cheap_options_instantiate(group, option, expected, tmp_path):
@@ -95,3 +97,18 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
     printed = OmegaConf.create(result.stdout)
     assert printed.model.name_or_path == "org/name"
     assert printed.target.name == "toy_world"
+
+
+def test_every_default_evaluator_instantiates(tmp_path):
+    cfg = compose_config([], tmp_path)
+    built = {name: instantiate(spec, _convert_="all") for name, spec in cfg.evaluator.items()}
+    assert set(built) == {
+        "probes", "perplexity", "familiarity_completion", "familiarity_probability", "lm_eval", "verbatim", "knowledge_qa", "mia",
+    }  # fmt: skip
+    assert type(built["familiarity_completion"].judge).__name__ == "ReferencesJudge"
+
+
+def test_paper_evaluators_measure_utility_on_the_papers_seven_benchmarks(tmp_path):
+    cfg = compose_config(["evaluator=paper"], tmp_path)
+    assert list(cfg.evaluator.lm_eval.tasks) == ["arc_challenge", "arc_easy", "boolq", "hellaswag", "openbookqa", "piqa", "winogrande"]
+    assert set(cfg.evaluator) == set(compose_config([], tmp_path).evaluator)

@@ -25,7 +25,7 @@ from unlearn.targets.files import read_documents
 from unlearn.tokenization import train_bpe_tokenizer
 from unlearn.training.data import BlockDataset, make_blocks
 from unlearn.training.module import FitSpec
-from unlearn.training.trainer import TrainerFactory, fit
+from unlearn.training.trainer import TrainerFactory, fit, write_losses
 
 
 class BaselineSource(Protocol):
@@ -83,8 +83,9 @@ class ToyLlama:
         )
         model = LlamaForCausalLM(config)
         blocks = make_blocks(tokenizer, documents, self.context_length)
-        fit(model, BlockDataset.next_tokens(blocks), FitSpec(**self.pretrain), make_trainer, "pretrain", seed)
+        losses = fit(model, BlockDataset.next_tokens(blocks), FitSpec(**self.pretrain), make_trainer, "pretrain", seed)
         model.save_pretrained(out)
+        write_losses(out, losses)
         tokenizer.save_pretrained(out)
 
     def load(self, name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -28,16 +28,18 @@ from unlearn.anchors import AnchorSource
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.cache import StageCache, cache_key
 from unlearn.errors import UserError
+from unlearn.evaluation import Measurement
 from unlearn.labels import LabelGenerator
 from unlearn.labels.generate import IGNORE, generic_labels
 from unlearn.models import BaselineSource
 from unlearn.reinforce import ModelAdapter, Reinforcement
 from unlearn.report import write_report
+from unlearn.report.logger import log_report
 from unlearn.targets import Target, TargetFiles
 from unlearn.targets.files import read_documents
 from unlearn.training.data import BlockDataset, Blocks, make_blocks
 from unlearn.training.module import FitSpec
-from unlearn.training.trainer import TrainerFactory, fit
+from unlearn.training.trainer import TrainerFactory, fit, read_losses, write_losses
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +158,11 @@ class Pipeline:
         model, tokenizer = self.source.load(self.baseline)
         if adapter is not None:
             model = adapter.wrap(model)
-        fit(model, dataset, spec, self.make_trainer, stage, self.seed)
+        losses = fit(model, dataset, spec, self.make_trainer, stage, self.seed)
         if adapter is not None:
             model = adapter.unwrap(model)
         model.save_pretrained(out)
+        write_losses(out, losses)
         tokenizer.save_pretrained(out)
         del model
         _release_memory()
@@ -240,32 +243,36 @@ class Pipeline:
             models["unlearned"] = self.unlearned
         return models
 
-    def evaluate(self, models: dict[str, str]) -> dict[str, dict[str, float]]:
+    def evaluate(self, models: dict[str, str]) -> dict[str, Any]:
+        """Every evaluator on every model: metrics, their sides and detail tables, by model."""
         evaluators = {name: build(spec) for name, spec in self.cfg.evaluator.items()}
-        results = {}
+        metrics: dict[str, dict[str, float]] = {}
+        sides: dict[str, str] = {}
+        details: dict[str, dict[str, list[dict]]] = {}
         with self.clock("evaluate"):
             for model_name, ref in models.items():
                 model, tokenizer = self.source.load(ref)
-                metrics: dict[str, float] = {}
+                metrics[model_name], details[model_name] = {}, {}
                 for name, evaluator in evaluators.items():
                     log.info("evaluating %s with %s", model_name, name)
-                    metrics.update(evaluator.evaluate(model, tokenizer, self.target))
-                results[model_name] = metrics
+                    measured: Measurement = evaluator.evaluate(model, tokenizer, self.target)
+                    metrics[model_name].update(measured.metrics)
+                    sides.update(measured.sides)
+                    details[model_name].update(measured.tables)
                 del model
                 _release_memory()
-        return results
+        return {"models": metrics, "sides": sides, "details": details}
 
     def run(self) -> dict[str, Any]:
         models = self.models()
-        report: dict[str, Any] = {
-            "target": self.target.name,
-            "models": self.evaluate(models) if "evaluate" in self.cfg.stages else {name: {} for name in models},
-            "timings_s": self.clock.seconds,
-            "cache": self.cache.used,
-        }
+        evaluated = self.evaluate(models) if "evaluate" in self.cfg.stages else {"models": {name: {} for name in models}}
+        report: dict[str, Any] = {"target": self.target.name, **evaluated, "timings_s": self.clock.seconds, "cache": self.cache.used}
+        losses = {stage: read_losses(ref) for stage, ref in models.items()}
+        report["losses"] = {stage: curve for stage, curve in losses.items() if curve}
         if "labels" in self.cache.used:
             report["labels"] = json.loads((self.labels / "stats.json").read_text())
-        write_report(self.output_dir, report)
+        figures = write_report(self.output_dir, report)
+        log_report(self.cfg.get("logger"), report, figures)
         return report
 
 

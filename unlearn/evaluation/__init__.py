@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, TypeVar
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
+
+Side = Literal["forget", "utility"]
+
+
+@dataclass
+class Measurement:
+    """What one evaluator measured on one model.
+
+    `metrics` are named `<evaluator>/<metric>`; `sides` says for each whether it measures
+    what should be forgotten (should fall) or what should be kept (should hold), which
+    the report's table and figure group by; `tables` are per-item rows (per-prompt
+    probabilities, sampled completions) that the report shows a sample of.
+    """
+
+    metrics: dict[str, float]
+    sides: dict[str, Side]
+    tables: dict[str, list[dict]] = field(default_factory=dict)
 
 
 class Evaluator(Protocol):
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> dict[str, float]:
-        """Metrics named `<evaluator>/<metric>`, computed on `model`."""
-        ...
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement: ...
+
+
+T = TypeVar("T")
+
+
+def require(path: T | None, evaluator: str, field_name: str, target: TargetFiles) -> T:
+    """The target file an evaluator needs, or a UserError naming the evaluator and the missing field."""
+    if not path:
+        raise UserError(
+            f"evaluator.{evaluator} needs target.{field_name} and target={target.name} has none; "
+            f"remove it with ~evaluator.{evaluator} or give the target a {field_name} file"
+        )
+    return path

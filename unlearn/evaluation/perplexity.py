@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from unlearn.evaluation import Measurement
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_documents
 from unlearn.training.data import make_blocks
@@ -38,10 +39,11 @@ class Perplexity:
     context_length: int
     batch_size: int
 
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> dict[str, float]:
-        texts = {"generic_heldout": target.generic_heldout, "target_heldout": target.heldout}
-        return {
-            f"perplexity/{name}": perplexity(model, tokenizer, read_documents(paths), self.context_length, self.batch_size)
-            for name, paths in texts.items()
-            if paths
-        }
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+        texts = {"generic_heldout": (target.generic_heldout, "utility"), "target_heldout": (target.heldout, "forget")}
+        metrics, sides = {}, {}
+        for name, (paths, side) in texts.items():
+            if paths:
+                metrics[f"perplexity/{name}"] = perplexity(model, tokenizer, read_documents(paths), self.context_length, self.batch_size)
+                sides[f"perplexity/{name}"] = side
+        return Measurement(metrics, sides)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearn.errors import UserError
-from unlearn.evaluation.generation import greedy_completions
+from unlearn.evaluation import Measurement, require
+from unlearn.evaluation.generation import complete
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_probes
 
@@ -25,14 +25,11 @@ class ProbeRecall:
     max_new_tokens: int
     batch_size: int
 
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> dict[str, float]:
-        if target.probes is None:
-            raise UserError(
-                f"evaluator.probes needs a probe file and target={target.name} has none; remove the evaluator or add target.probes"
-            )
-        probes = read_probes(target.probes)
-        completions = greedy_completions(model, tokenizer, [p.prompt for p in probes], self.max_new_tokens, self.batch_size, "probes")
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+        probes = read_probes(require(target.probes, "probes", "probes", target))
+        completions = complete(model, tokenizer, [p.prompt for p in probes], self.max_new_tokens, self.batch_size, "probes")
         hits: dict[str, list[bool]] = defaultdict(list)
         for probe, completion in zip(probes, completions, strict=True):
             hits[metric_name(probe.split, probe.kind)].append(probe.answer in completion)
-        return {name: sum(values) / len(values) for name, values in sorted(hits.items())}
+        metrics = {name: sum(values) / len(values) for name, values in sorted(hits.items())}
+        return Measurement(metrics, {name: "forget" if "forget" in name else "utility" for name in metrics})

@@ -1,4 +1,9 @@
-"""The run report: report.json for machines and sweeps, report.md and a summary for people."""
+"""The run report: report.json for machines and sweeps, report.md and figures for people.
+
+report.json holds, per model, every metric; `sides` says which metrics measure what should
+be forgotten and which what should be kept; `details` holds per-item tables (samples of
+completions, per-prompt probabilities); `losses` the training curves of the fine-tunes.
+"""
 
 from __future__ import annotations
 
@@ -7,41 +12,94 @@ import os
 from pathlib import Path
 from typing import Any
 
+from unlearn.report.figures import plot_losses, plot_metrics
 
-def _atomic_write(path: Path, text: str) -> None:
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+METRICS_PNG = "metrics.png"
+LOSSES_PNG = "losses.png"
+DETAIL_ROWS = 5
+
+
+def atomic_write(path: Path, text: str) -> None:
     staging = path.with_name(f".{path.name}.tmp")
     staging.write_text(text, encoding="utf-8")
     os.replace(staging, path)
 
 
-def _metric_names(report: dict[str, Any]) -> list[str]:
-    return sorted({name for metrics in report["models"].values() for name in metrics})
+def metric_names(report: dict[str, Any]) -> list[str]:
+    """Forget-side metrics first, then utility, each alphabetical."""
+    names = {name for metrics in report["models"].values() for name in metrics}
+    sides = report.get("sides", {})
+    return sorted(names, key=lambda n: (sides.get(n) != "forget", n))
 
 
-def markdown(report: dict[str, Any]) -> str:
+def _cell(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _metric_table(report: dict[str, Any]) -> list[str]:
     models = list(report["models"])
-    lines = [f"# unlearn report: {report['target']}", "", "| metric | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
-    for name in _metric_names(report):
-        cells = [f"{report['models'][m][name]:.3f}" if name in report["models"][m] else "" for m in models]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "| stage | seconds | cache key | reused |", "|---|---|---|---|"]
-    for stage, seconds in report["timings_s"].items():
-        cached = report["cache"].get(stage, {})
-        lines.append(f"| {stage} | {seconds:.1f} | {cached.get('key', '')} | {cached.get('hit', '')} |")
+    first, last = models[0], models[-1]
+    delta = len(models) > 1
+    header = ["metric", "side", *models] + ([f"{last} - {first}"] if delta else [])
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    for name in metric_names(report):
+        values = [report["models"][m].get(name) for m in models]
+        cells = [_cell(v) if v is not None else "" for v in values]
+        if delta:
+            cells.append(f"{values[-1] - values[0]:+.3f}" if values[0] is not None and values[-1] is not None else "")
+        lines.append(f"| {name} | {report.get('sides', {}).get(name, '')} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _detail_tables(report: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for model, tables in report.get("details", {}).items():
+        for table, rows in tables.items():
+            if not rows:
+                continue
+            columns = list(rows[0])
+            lines += ["", f"### {table}: {model} (first {min(DETAIL_ROWS, len(rows))} of {len(rows)})", ""]
+            lines += ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+            for row in rows[:DETAIL_ROWS]:
+                lines.append("| " + " | ".join(_cell(row[c]).replace("|", "\\|").replace("\n", " ") for c in columns) + " |")
+    return lines
+
+
+def markdown(report: dict[str, Any], figures: list[str]) -> str:
+    lines = [f"# unlearn report: {report['target']}", ""]
+    lines += _metric_table(report)
+    lines += [""] + [f"![{Path(f).stem}]({f})" for f in figures]
+    if report.get("timings_s"):
+        lines += ["", "| stage | seconds | cache key | reused |", "|---|---|---|---|"]
+        for stage, seconds in report["timings_s"].items():
+            cached = report.get("cache", {}).get(stage, {})
+            lines.append(f"| {stage} | {seconds:.1f} | {cached.get('key', '')} | {cached.get('hit', '')} |")
+    lines += _detail_tables(report)
     return "\n".join(lines) + "\n"
 
 
-def write_report(folder: Path, report: dict[str, Any]) -> None:
+def render(folder: Path, report: dict[str, Any], markdown_name: str = REPORT_MD) -> list[Path]:
+    """The markdown table and the figures for `report`, written into `folder`; returns the figures."""
+    figures = [plot_metrics(report, folder / METRICS_PNG)]
+    if report.get("losses"):
+        figures.append(plot_losses(report["losses"], folder / LOSSES_PNG))
+    atomic_write(folder / markdown_name, markdown(report, [f.name for f in figures]))
+    return figures
+
+
+def write_report(folder: Path, report: dict[str, Any]) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / "report.json", json.dumps(report, indent=2) + "\n")
-    _atomic_write(folder / "report.md", markdown(report))
+    atomic_write(folder / REPORT_JSON, json.dumps(report, indent=2) + "\n")
+    return render(folder, report)
 
 
 def summary(report: dict[str, Any]) -> str:
     """A few lines for the terminal: each metric per model, and the total time."""
-    width = max(len(name) for name in _metric_names(report))
-    lines = [f"target={report['target']}  " + "  ".join(f"{m:>10}" for m in report["models"])]
-    for name in _metric_names(report):
+    width = max(len(name) for name in metric_names(report))
+    lines = [f"{'target=' + report['target']:<{width + 4}}" + "  ".join(f"{m:>10}" for m in report["models"])]
+    for name in metric_names(report):
         values = [report["models"][m].get(name) for m in report["models"]]
         lines.append(f"  {name:<{width}}  " + "  ".join(f"{v:>10.3f}" if v is not None else " " * 10 for v in values))
     lines.append(f"  total {sum(report['timings_s'].values()):.1f}s  " + ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))

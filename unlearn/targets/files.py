@@ -23,6 +23,16 @@ def read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
+def read_records(path: Path, fields: tuple[str, ...], hint: str) -> list[dict]:
+    """JSONL rows that each hold `fields`; a row without them stops the run naming file, line and fields."""
+    rows = read_jsonl(path)
+    for number, row in enumerate(rows, start=1):
+        missing = [field for field in fields if field not in row]
+        if missing:
+            raise UserError(f"{path}:{number}: lacks {', '.join(missing)}; {hint}")
+    return rows
+
+
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with Path(path).open("w", encoding="utf-8") as handle:
         for row in rows:
@@ -55,10 +65,5 @@ class Probe:
 
 
 def read_probes(path: Path) -> list[Probe]:
-    probes = []
-    for number, row in enumerate(read_jsonl(path), start=1):
-        missing = [key for key in ("prompt", "answer", "kind", "split") if key not in row]
-        if missing:
-            raise UserError(f"{path}:{number}: probe lacks {', '.join(missing)}; each probe needs prompt, answer, kind and split")
-        probes.append(Probe(row["prompt"], row["answer"], row["kind"], row["split"]))
-    return probes
+    fields = ("prompt", "answer", "kind", "split")
+    return [Probe(*(row[f] for f in fields)) for row in read_records(path, fields, "each probe needs prompt, answer, kind and split")]

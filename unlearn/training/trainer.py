@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -41,12 +43,39 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
 
 
-def fit(model: PreTrainedModel, dataset: Dataset, spec: FitSpec, make_trainer: TrainerFactory, stage: str, seed: int) -> None:
-    """Train `model` in place on `dataset` with shuffled batches drawn from `seed`."""
+LOSSES_FILE = "losses.json"
+
+
+def write_losses(folder: Path, losses: list[float]) -> None:
+    (folder / LOSSES_FILE).write_text(json.dumps([round(x, 5) for x in losses]))
+
+
+def read_losses(folder: str | Path) -> list[float] | None:
+    """The loss curve saved beside a trained model, if it was trained by this project."""
+    path = Path(folder) / LOSSES_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+class LossHistory(pl.Callback):
+    """The training loss of every batch, for the report's loss curves."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
+        self.losses.append(float(outputs["loss"]))
+
+
+def fit(model: PreTrainedModel, dataset: Dataset, spec: FitSpec, make_trainer: TrainerFactory, stage: str, seed: int) -> list[float]:
+    """Train `model` in place on `dataset` with shuffled batches drawn from `seed`; returns the loss per batch."""
     _quiet_lightning()
     pl.seed_everything(seed, verbose=False)
     generator = torch.Generator().manual_seed(seed)
     loader = DataLoader(dataset, batch_size=spec.batch_size, shuffle=True, generator=generator, collate_fn=collate_trimmed)
     model.train()
-    make_trainer(stage, spec).fit(CausalLMModule(model, spec), loader)
+    trainer = make_trainer(stage, spec)
+    history = LossHistory()
+    trainer.callbacks.append(history)
+    trainer.fit(CausalLMModule(model, spec), loader)
     model.eval()
+    return history.losses

@@ -1,0 +1,109 @@
+"""The report: markdown table with deltas, figures, and `python -m unlearn.report` over saved runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import ClassVar
+
+from omegaconf import OmegaConf
+
+from unlearn.report import markdown, write_report
+from unlearn.report.logger import log_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def a_report(forget: float) -> dict:
+    return {
+        "target": "toy_world",
+        "models": {
+            "baseline": {"probe/forget_recall": 0.9, "perplexity/generic_heldout": 30.0},
+            "unlearned": {"probe/forget_recall": forget, "perplexity/generic_heldout": 31.0},
+        },
+        "sides": {"probe/forget_recall": "forget", "perplexity/generic_heldout": "utility"},
+        "details": {"unlearned": {"familiarity_completion": [{"prompt": "a|b", "completion": "x\ny", "grade": 0}]}},
+        "timings_s": {"evaluate": 1.0},
+        "cache": {},
+        "losses": {"unlearned": [3.0, 2.0, 1.5]},
+    }
+
+
+def test_markdown_orders_forget_side_first_and_shows_deltas():
+    text = markdown(a_report(0.1), ["metrics.png"])
+    rows = [line for line in text.splitlines() if line.startswith("| probe/") or line.startswith("| perplexity/")]
+    assert rows[0] == "| probe/forget_recall | forget | 0.900 | 0.100 | -0.800 |"
+    assert rows[1] == "| perplexity/generic_heldout | utility | 30.000 | 31.000 | +1.000 |"
+    assert "| a\\|b | x y | 0 |" in text
+    assert "![metrics](metrics.png)" in text
+
+
+def test_write_report_makes_the_figures(tmp_path):
+    figures = write_report(tmp_path, a_report(0.1))
+    assert [f.name for f in figures] == ["metrics.png", "losses.png"]
+    assert all(f.read_bytes().startswith(b"\x89PNG") for f in figures)
+    assert json.loads((tmp_path / "report.json").read_text())["models"]["unlearned"]["probe/forget_recall"] == 0.1
+
+
+def _report_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "unlearn.report", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_report_cli_compares_two_runs(tmp_path):
+    for name, forget in (("alpha1", 0.2), ("alpha5", 0.05)):
+        write_report(tmp_path / name, a_report(forget))
+    out = tmp_path / "cmp"
+    result = _report_cli(str(tmp_path / "alpha1"), str(tmp_path / "alpha5"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = (out / "comparison.md").read_text()
+    assert "| metric | side | alpha1/baseline | alpha1/unlearned | alpha5/baseline | alpha5/unlearned |" in table
+    assert "| probe/forget_recall | forget | 0.900 | 0.200 | 0.900 | 0.050 |" in table
+    assert (out / "metrics.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_report_cli_rebuilds_one_run_and_rejects_a_folder_without_report(tmp_path):
+    write_report(tmp_path / "run", a_report(0.1))
+    (tmp_path / "run" / "report.md").unlink()
+    assert _report_cli(str(tmp_path / "run")).returncode == 0
+    assert (tmp_path / "run" / "report.md").is_file()
+    result = _report_cli(str(tmp_path / "nothing"))
+    assert result.returncode != 0 and result.stderr.strip().startswith("error:") and "report.json" in result.stderr
+
+
+class RecordingLogger:
+    """Stands in for a W&B logger: records what the report sends."""
+
+    sent: ClassVar[dict] = {}
+
+    def __init__(self, name: str):
+        self.sent.clear()
+        self.sent["name"] = name
+
+    def log_metrics(self, metrics: dict) -> None:
+        self.sent["metrics"] = metrics
+
+    def log_table(self, key: str, columns: list, data: list) -> None:
+        self.sent["table"] = (key, columns, data)
+
+    def log_image(self, key: str, images: list) -> None:
+        self.sent.setdefault("images", []).append((key, images))
+
+    def save(self) -> None:
+        pass
+
+    def finalize(self, status: str) -> None:
+        self.sent["status"] = status
+
+
+def test_report_goes_to_the_logger_with_table_and_figures(tmp_path):
+    report = a_report(0.1)
+    figures = write_report(tmp_path, report)
+    log_report(OmegaConf.create({"_target_": "tests.test_report.RecordingLogger"}), report, figures)
+    sent = RecordingLogger.sent
+    assert sent["metrics"]["unlearned/probe/forget_recall"] == 0.1
+    key, columns, data = sent["table"]
+    assert key == "metrics"
+    assert columns == ["metric", "baseline", "unlearned"] and ["probe/forget_recall", 0.9, 0.1] in data
+    assert [k for k, _ in sent["images"]] == ["metrics", "losses"] and sent["status"] == "success"

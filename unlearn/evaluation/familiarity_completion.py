@@ -1,0 +1,54 @@
+"""Completion familiarity (the paper's first measure): sampled completions of prompts about the
+target, graded 0-3 by a judge for knowledge only the target could have given."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearn.anchors.dictionary import load_dictionary
+from unlearn.evaluation import Measurement, require
+from unlearn.evaluation.generation import Sampling, complete
+from unlearn.evaluation.judges import Completion, Judge
+from unlearn.targets import TargetFiles
+from unlearn.targets.files import read_records
+
+
+def familiarity_score(grades: list[int]) -> float:
+    """(5 x #grade-3 + #grade-2) / #graded, the published re-implementation's formula."""
+    counts = Counter(grades)
+    return (5 * counts[3] + counts[2]) / len(grades)
+
+
+@dataclass
+class FamiliarityCompletion:
+    """`samples_per_prompt` completions of `max_new_tokens` tokens per prompt, sampled at
+    `temperature` from `seed`, each graded by `judge`; `show` of them go to the report."""
+
+    judge: Judge
+    samples_per_prompt: int
+    max_new_tokens: int
+    temperature: float
+    seed: int
+    batch_size: int
+    show: int
+
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+        path = require(target.completion_prompts, "familiarity_completion", "completion_prompts", target)
+        rows = read_records(path, ("prompt", "references"), "each prompt needs prompt and references (a list of terms)")
+        anchored = tuple(load_dictionary(target.anchors)) if target.anchors else ()
+        sampling = Sampling(self.samples_per_prompt, self.temperature, self.seed)
+        texts = complete(model, tokenizer, [r["prompt"] for r in rows], self.max_new_tokens, self.batch_size, "familiarity", sampling)
+        completions = [
+            Completion(row["prompt"], text, tuple(row["references"]), anchored)
+            for row, text in zip((r for r in rows for _ in range(self.samples_per_prompt)), texts, strict=True)
+        ]
+        grades = self.judge.grade(completions)
+        counts = Counter(grades)
+        metrics = {"familiarity_completion/score": familiarity_score(grades)}
+        metrics.update({f"familiarity_completion/grade_{g}": float(counts[g]) for g in range(4)})
+        table = [{"prompt": c.prompt, "completion": c.text, "grade": g} for c, g in zip(completions, grades, strict=True)]
+        sides = {name: "forget" for name in metrics}
+        return Measurement(metrics, sides, {"familiarity_completion": table[: self.show]})
