@@ -1,6 +1,6 @@
 """Ablation on the toy world: which labels unlearn, at what cost to the retain world.
 
-    python experiments/toy_world/ablation.py [--cache-dir DIR] [--out DIR]
+    python experiments/toy_world/ablation.py [--cache-dir DIR] [--out DIR] [key=value ...]
 
 Runs the default configuration with labels=whp and labels=reinforced_only for each alpha,
 and labels=anchored_only once, sharing one cache (the baseline and the reinforced model
@@ -9,7 +9,6 @@ are built once), then writes results.json, results.md and forget_vs_retain.png h
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -17,12 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from hydra import compose, initialize_config_dir
+from runner import experiment_arguments, run_variant
 
-from unlearn.pipeline import run
-
-HERE = Path(__file__).resolve().parent
-CONF = HERE.parents[1] / "conf"
 ALPHAS = (0.0, 1.0, 2.5, 5.0, 10.0)
 METRICS = (
     "probe/forget_recall",
@@ -42,17 +37,10 @@ def variants() -> list[tuple[str, float | None, list[str]]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "unlearn"))
-    parser.add_argument("--out", default=str(HERE))
-    args = parser.parse_args()
-    out = Path(args.out)
+    cache_dir, out, common = experiment_arguments(__doc__)
     results = []
     for labels, alpha, overrides in variants():
-        run_dir = out / "runs" / f"{labels}_{alpha}"
-        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-            cfg = compose("config", overrides=[f"paths.cache_dir={args.cache_dir}", f"paths.output_dir={run_dir}", *overrides])
-        report = run(cfg, run_dir)
+        report = run_variant(cache_dir, out / "runs" / f"{labels}_{alpha}", [*common, *overrides])
         results.append({"labels": labels, "alpha": alpha, **{name: report["models"][name] for name in report["models"]}})
         print(labels, alpha, {m: round(report["models"]["unlearned"][m], 3) for m in METRICS}, flush=True)
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")

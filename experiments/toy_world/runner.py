@@ -1,0 +1,33 @@
+"""Running variants of the default configuration that share one cache (used by this folder's scripts)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from unlearn.pipeline import run
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+# Probe recall and perplexity decide these experiments; the other evaluators are left out to save time.
+LEFT_OUT = ("familiarity_completion", "familiarity_probability", "lm_eval", "verbatim", "knowledge_qa", "mia")
+PROBES_ONLY = [f"~evaluator.{name}" for name in LEFT_OUT]
+
+
+def run_variant(cache_dir: str, run_dir: Path, overrides: list[str]) -> dict:
+    """The report of `python -m unlearn <overrides>`, written into run_dir."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=[f"paths.cache_dir={cache_dir}", f"paths.output_dir={run_dir}", *PROBES_ONLY, *overrides])
+    return run(cfg, run_dir)
+
+
+def experiment_arguments(doc: str) -> tuple[str, Path, list[str]]:
+    """--cache-dir (shared with `python -m unlearn` by default), --out (this folder) and
+    overrides that every variant of an experiment script gets (e.g. model.pretrain.epochs=60)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "unlearn"))
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    parser.add_argument("overrides", nargs="*", help="key=value, as for python -m unlearn")
+    args = parser.parse_args()
+    return args.cache_dir, Path(args.out), args.overrides
