@@ -5,31 +5,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.evaluation import Measurement
+from unlearn.evaluation.likelihood import token_logprobs
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_documents
 from unlearn.training.data import make_blocks
 
 
-@torch.inference_mode()
 def perplexity(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, documents: list[str], context_length: int, batch_size: int
 ) -> float:
-    """exp of the mean next-token loss over every token of the documents."""
+    """exp of the mean next-token loss over every token of the documents, cut into blocks as the corpus is."""
     blocks = make_blocks(tokenizer, documents, context_length)
-    total_loss, total_tokens = 0.0, 0
-    for start in range(0, len(blocks), batch_size):
-        input_ids = blocks.input_ids[start : start + batch_size].to(model.device)
-        attention_mask = blocks.attention_mask[start : start + batch_size].to(model.device)
-        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
-        targets = input_ids[:, 1:].masked_fill(attention_mask[:, 1:] == 0, -100)
-        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum")
-        total_loss += float(loss)
-        total_tokens += int((targets != -100).sum())
-    return math.exp(total_loss / total_tokens)
+    sequences = [ids[mask.bool()].tolist() for ids, mask in zip(blocks.input_ids, blocks.attention_mask, strict=True)]
+    logprobs = token_logprobs(model, sequences, tokenizer.pad_token_id, batch_size)
+    return math.exp(-sum(float(row.sum()) for row in logprobs) / sum(len(row) for row in logprobs))
 
 
 @dataclass

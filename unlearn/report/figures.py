@@ -45,7 +45,7 @@ def plot_metrics(report: dict[str, Any], path: Path) -> Path:
 
 
 def plot_losses(losses: dict[str, list[float]], path: Path) -> Path:
-    """Training loss per optimizer step, one panel per fine-tune."""
+    """Training loss per batch, one panel per fine-tune."""
     figure, axes = plt.subplots(1, len(losses), figsize=(4 * len(losses), 3), squeeze=False)
     for axis, (stage, values) in zip(axes[0], losses.items(), strict=True):
         axis.plot(range(1, len(values) + 1), values)

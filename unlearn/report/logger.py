@@ -8,6 +8,8 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from unlearn.report import metric_names
+
 
 def log_report(logger_cfg: DictConfig | None, report: dict[str, Any], figures: list[Path]) -> None:
     if not logger_cfg:
@@ -16,8 +18,7 @@ def log_report(logger_cfg: DictConfig | None, report: dict[str, Any], figures: l
     logger.log_metrics({f"{model}/{name}": value for model, metrics in report["models"].items() for name, value in metrics.items()})
     if hasattr(logger, "log_table"):
         models = list(report["models"])
-        names = sorted({n for metrics in report["models"].values() for n in metrics})
-        rows = [[name, *(report["models"][m].get(name) for m in models)] for name in names]
+        rows = [[name, *(report["models"][m].get(name) for m in models)] for name in metric_names(report)]
         logger.log_table(key="metrics", columns=["metric", *models], data=rows)
     if hasattr(logger, "log_image"):
         for figure in figures:

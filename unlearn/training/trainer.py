@@ -57,13 +57,14 @@ def read_losses(folder: str | Path) -> list[float] | None:
 
 
 class LossHistory(pl.Callback):
-    """The training loss of every batch, for the report's loss curves."""
+    """The training loss of every batch, for the report's loss curves; kept on the device
+    until training ends, so that recording it never waits for the accelerator."""
 
     def __init__(self) -> None:
-        self.losses: list[float] = []
+        self.losses: list[torch.Tensor] = []
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
-        self.losses.append(float(outputs["loss"]))
+        self.losses.append(outputs["loss"].detach())
 
 
 def fit(model: PreTrainedModel, dataset: Dataset, spec: FitSpec, make_trainer: TrainerFactory, stage: str, seed: int) -> list[float]:
@@ -78,4 +79,4 @@ def fit(model: PreTrainedModel, dataset: Dataset, spec: FitSpec, make_trainer: T
     trainer.callbacks.append(history)
     trainer.fit(CausalLMModule(model, spec), loader)
     model.eval()
-    return history.losses
+    return torch.stack(history.losses).float().tolist() if history.losses else []
