@@ -6,12 +6,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import ClassVar
-
-from omegaconf import OmegaConf
 
 from unlearn.report import markdown, write_report
-from unlearn.report.logger import log_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,40 +66,3 @@ def test_report_cli_rebuilds_one_run_and_rejects_a_folder_without_report(tmp_pat
     assert (tmp_path / "run" / "report.md").is_file()
     result = _report_cli(str(tmp_path / "nothing"))
     assert result.returncode != 0 and result.stderr.strip().startswith("error:") and "report.json" in result.stderr
-
-
-class RecordingLogger:
-    """Stands in for a W&B logger: records what the report sends."""
-
-    sent: ClassVar[dict] = {}
-
-    def __init__(self, name: str):
-        self.sent.clear()
-        self.sent["name"] = name
-
-    def log_metrics(self, metrics: dict) -> None:
-        self.sent["metrics"] = metrics
-
-    def log_table(self, key: str, columns: list, data: list) -> None:
-        self.sent["table"] = (key, columns, data)
-
-    def log_image(self, key: str, images: list) -> None:
-        self.sent.setdefault("images", []).append((key, images))
-
-    def save(self) -> None:
-        pass
-
-    def finalize(self, status: str) -> None:
-        self.sent["status"] = status
-
-
-def test_report_goes_to_the_logger_with_table_and_figures(tmp_path):
-    report = a_report(0.1)
-    figures = write_report(tmp_path, report)
-    log_report(OmegaConf.create({"_target_": "tests.test_report.RecordingLogger"}), report, figures)
-    sent = RecordingLogger.sent
-    assert sent["metrics"]["unlearned/probe/forget_recall"] == 0.1
-    key, columns, data = sent["table"]
-    assert key == "metrics"
-    assert columns == ["metric", "baseline", "unlearned"] and ["probe/forget_recall", 0.9, 0.1] in data
-    assert [k for k, _ in sent["images"]] == ["metrics", "losses"] and sent["status"] == "success"

@@ -34,9 +34,10 @@ from unlearn.labels.generate import IGNORE, generic_labels
 from unlearn.models import BaselineSource
 from unlearn.reinforce import ModelAdapter, Reinforcement
 from unlearn.report import write_report
-from unlearn.report.logger import log_report
+from unlearn.report.objective import Objective
 from unlearn.targets import Target, TargetFiles
 from unlearn.targets.files import read_documents
+from unlearn.tracking import Tracker
 from unlearn.training.data import BlockDataset, Blocks, make_blocks
 from unlearn.training.module import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit, read_losses, write_losses
@@ -103,7 +104,8 @@ class Pipeline:
         self.seed = int(cfg.seed)
         self.cache = StageCache(Path(cfg.paths.cache_dir))
         self.clock = StageClock()
-        self.make_trainer = TrainerFactory(cfg.trainer, cfg.get("logger"))
+        self.tracker: Tracker | None = build(cfg.logger) if cfg.get("logger") else None
+        self.make_trainer = TrainerFactory(cfg.trainer, self.tracker)
         self.source: BaselineSource = build(cfg.model)
         self.label_generator: LabelGenerator = build(cfg.labels)
         self.reinforcement: Reinforcement = build(cfg.reinforce)
@@ -263,18 +265,35 @@ class Pipeline:
                 _release_memory()
         return {"models": metrics, "sides": sides, "details": details}
 
-    def run(self) -> dict[str, Any]:
+    def report(self) -> dict[str, Any]:
         models = self.models()
         evaluated = self.evaluate(models) if "evaluate" in self.cfg.stages else {"models": {name: {} for name in models}}
         report: dict[str, Any] = {"target": self.target.name, **evaluated, "timings_s": self.clock.seconds, "cache": self.cache.used}
+        objective: Objective = build(self.cfg.objective)
+        terms = objective.terms(report["models"])
+        report["objective"] = terms["objective"] if terms else None
+        report["objective_terms"] = terms
         losses = {stage: read_losses(ref) for stage, ref in models.items()}
         report["losses"] = {stage: curve for stage, curve in losses.items() if curve}
         if "labels" in self.cache.used:
             report["labels"] = json.loads((self.labels / "stats.json").read_text())
         figures = write_report(self.output_dir, report)
-        log_report(self.cfg.get("logger"), report, figures)
+        if self.tracker:
+            self.tracker.log_report(report, figures)
         return report
 
+    def run(self) -> dict[str, Any]:
+        """The report of the whole run, with the tracker's run opened first and closed however it ends."""
+        if self.tracker is None:
+            return self.report()
+        self.tracker.start(OmegaConf.to_container(self.cfg, resolve=True))
+        succeeded = False
+        try:
+            report = self.report()
+            succeeded = True
+            return report
+        finally:
+            self.tracker.finish(succeeded)
 
 def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     return Pipeline(cfg, output_dir).run()

@@ -1,4 +1,4 @@
-"""Building a Lightning Trainer for a stage from the `trainer` and `logger` config groups."""
+"""Building a Lightning Trainer for a stage from the `trainer` config group and the run's tracker."""
 
 from __future__ import annotations
 
@@ -15,24 +15,24 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader, Dataset
 from transformers import PreTrainedModel
 
+from unlearn.tracking import Tracker
 from unlearn.training.data import collate_trimmed
 from unlearn.training.module import CausalLMModule, FitSpec
 
 
 @dataclass
 class TrainerFactory:
-    """Hardware and strategy come from `trainer`, tracking from `logger`, duration from the stage."""
+    """Hardware and strategy come from `trainer`, tracking from the run's tracker, duration from the stage."""
 
     trainer: DictConfig
-    logger: DictConfig | None
+    tracker: Tracker | None
 
     def __call__(self, stage: str, spec: FitSpec) -> pl.Trainer:
-        logger = instantiate(self.logger, name=stage) if self.logger else False
         return instantiate(
             self.trainer,
             max_epochs=spec.epochs,
             accumulate_grad_batches=spec.accumulate_grad_batches,
-            logger=logger,
+            logger=self.tracker.stage_logger(stage) if self.tracker else False,
         )
 
 
