@@ -295,5 +295,6 @@ class Pipeline:
         finally:
             self.tracker.finish(succeeded)
 
+
 def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
     return Pipeline(cfg, output_dir).run()

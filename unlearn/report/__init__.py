@@ -72,8 +72,11 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
     lines += _metric_table(report)
     terms = report.get("objective_terms")
     if terms:
-        lines += ["", f"Objective (lower is better; config `objective`): **{terms['objective']:.3f}** = "
-                  f"forget kept {terms['forget_kept']:.3f} + weight x utility lost {terms['utility_lost']:.3f}"]
+        lines += [
+            "",
+            f"Objective (lower is better; config `objective`): **{terms['objective']:.3f}** = "
+            f"forget kept {terms['forget_kept']:.3f} + weight x utility lost {terms['utility_lost']:.3f}",
+        ]
     lines += [""] + [f"![{Path(f).stem}]({f})" for f in figures]
     if report.get("timings_s"):
         lines += ["", "| stage | seconds | cache key | reused |", "|---|---|---|---|"]
