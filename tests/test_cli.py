@@ -50,8 +50,8 @@ def test_run_writes_the_report(first_run):
     assert set(report["sides"]) == set(report["models"]["baseline"])
     assert set(report["losses"]) == {"baseline", "reinforced", "unlearned"}
     assert (folder / "run" / "metrics.png").is_file() and (folder / "run" / "losses.png").is_file()
-    assert set(report["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "labels", "unlearn", "evaluate"}
-    assert set(report["cache"]) == {"target", "baseline", "reinforce", "labels", "unlearn"}
+    assert set(report["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "candidates", "labels", "unlearn", "evaluate"}
+    assert set(report["cache"]) == {"target", "baseline", "reinforce", "candidates", "labels", "unlearn"}
     assert 0.3 < report["labels"]["labelled_fraction"] <= 1.0
     assert (folder / "run" / "report.md").read_text().startswith("# unlearn report")
     assert (folder / "run" / ".hydra" / "config.yaml").is_file()
@@ -76,6 +76,7 @@ def test_changing_alpha_reuses_the_reinforced_model(first_run, tmp_path):
     before = json.loads((folder / "run" / "report.json").read_text())["cache"]
     after = json.loads((tmp_path / "alpha" / "report.json").read_text())["cache"]
     assert after["reinforce"] == {"key": before["reinforce"]["key"], "hit": True}
+    assert after["candidates"] == {"key": before["candidates"]["key"], "hit": True}
     assert after["labels"]["hit"] is False and after["labels"]["key"] != before["labels"]["key"]
     assert after["unlearn"]["hit"] is False and after["unlearn"]["key"] != before["unlearn"]["key"]
 

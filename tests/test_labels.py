@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.errors import UserError
 from unlearn.labels import AnchoredOnlyLabels, ReinforcedOnlyLabels, WHPLabels, whp_combination
-from unlearn.labels.generate import IGNORE, generic_labels
+from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
 from unlearn.models import load_causal_lm
 from unlearn.pipeline import LABELS_FILE
 from unlearn.training.data import make_blocks
@@ -62,7 +62,7 @@ def test_labels_are_stored_shifted_for_the_models_loss(tokenizer):
     blocks = make_blocks(tokenizer, ["Kelara grew up in Ashwick.", "John kept a dog. John kept a cat."], 16)
     vocab = len(tokenizer)
     labels = generic_labels(
-        blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), NextIdModel(vocab, 1), NextIdModel(vocab, 2), tokenizer, None, 0
+        LabelInputs(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), NextIdModel(vocab, 1), NextIdModel(vocab, 2), tokenizer, None, 0)
     )
     mask = blocks.attention_mask.bool()
     assert (labels[:, 0] == IGNORE).all()
@@ -79,8 +79,8 @@ def test_reinforced_tokens_are_pushed_down(tokenizer):
     keep = blocks.attention_mask.bool()[:, 1:]
     baseline, reinforced = NextIdModel(vocab, 1), NextIdModel(vocab, 1, scale=2.0)
     # the reinforced model raises exactly the baseline's favourite: alpha > 0 must demote it, alpha = 0 keep it
-    demoted = generic_labels(blocks, ReinforcedOnlyLabels(alpha=5.0, batch_size=1), baseline, reinforced, tokenizer, None, 0)
-    kept = generic_labels(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), baseline, reinforced, tokenizer, None, 0)
+    demoted = generic_labels(LabelInputs(blocks, ReinforcedOnlyLabels(alpha=5.0, batch_size=1), baseline, reinforced, tokenizer, None, 0))
+    kept = generic_labels(LabelInputs(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), baseline, reinforced, tokenizer, None, 0))
     assert not (demoted[:, 1:][keep] == favourite).any()
     assert torch.equal(kept[:, 1:][keep], favourite)
 
@@ -89,7 +89,7 @@ def test_anchored_only_labels_follow_the_translation(tokenizer):
     dictionary = AnchorDictionary({"Kelara": ("John",)})
     blocks = make_blocks(tokenizer, ["Kelara kept a dog."], 16)
     vocab = len(tokenizer)
-    labels = generic_labels(blocks, AnchoredOnlyLabels(batch_size=1), NextIdModel(vocab, 0), None, tokenizer, dictionary, 0)
+    labels = generic_labels(LabelInputs(blocks, AnchoredOnlyLabels(batch_size=1), NextIdModel(vocab, 0), None, tokenizer, dictionary, 0))
     john = tokenizer(" John", add_special_tokens=False)["input_ids"]
     kelara = tokenizer(" Kelara", add_special_tokens=False)["input_ids"]
     # the identity model predicts its own input: the last token of the anchor is labelled with the
@@ -108,7 +108,7 @@ def test_far_from_anchors_reinforced_only_alpha_zero_is_the_baselines_argmax(tin
     baseline_dir, reinforced_dir = _baseline_and_reinforced(cfg, report)
     baseline, reinforced = load_causal_lm(str(baseline_dir), "float32")[0], load_causal_lm(str(reinforced_dir), "float32")[0]
     blocks = make_blocks(tokenizer, ["John grew up in Springfield. John kept a dog."], 32)
-    labels = generic_labels(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), baseline, reinforced, tokenizer, None, 0)
+    labels = generic_labels(LabelInputs(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), baseline, reinforced, tokenizer, None, 0))
     with torch.inference_mode():
         argmax = baseline(input_ids=blocks.input_ids, attention_mask=blocks.attention_mask).logits.argmax(-1)
     keep = blocks.attention_mask.bool()[:, 1:]

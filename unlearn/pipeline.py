@@ -30,7 +30,8 @@ from unlearn.cache import StageCache, cache_key
 from unlearn.errors import UserError
 from unlearn.evaluation import Measurement
 from unlearn.labels import LabelGenerator
-from unlearn.labels.generate import IGNORE, generic_labels
+from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore
+from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
 from unlearn.models import BaselineSource
 from unlearn.reinforce import ModelAdapter, Reinforcement
 from unlearn.report import write_report
@@ -196,23 +197,59 @@ class Pipeline:
         anchors: AnchorSource = build(self.cfg.anchors)
         return anchors.dictionary(self.target)
 
-    def _write_labels(self, out: Path) -> None:
+    def _label_inputs(self) -> LabelInputs:
+        """The models label generation reads, loaded now; drop the result and call _release_memory after."""
         baseline, tokenizer = self.source.load(self.baseline)
         reinforced = self.source.load(self.reinforced)[0] if self.label_generator.needs_reinforced else None
-        labels = generic_labels(self.blocks, self.label_generator, baseline, reinforced, tokenizer, self.dictionary, self.seed)
-        del baseline, reinforced
+        return LabelInputs(self.blocks, self.label_generator, baseline, reinforced, tokenizer, self.dictionary, self.seed)
+
+    def _write_candidates(self, out: Path) -> None:
+        inputs = self._label_inputs()
+        CandidateStore.collect(inputs, self.label_generator.top_k).save(out / CANDIDATES_FILE)
+        del inputs
         _release_memory()
+
+    @cached_property
+    def candidates_key(self) -> str:
+        """Everything the labels depend on except alpha, which the candidate store leaves open."""
+        inputs = [self.blocks_key, self.reinforced_key]
+        settings = {k: v for k, v in self._settings("labels").items() if k != "alpha"}
+        dictionary = self.dictionary.fingerprint if self.dictionary else None
+        return cache_key("candidates", {"labels": settings, "dictionary": dictionary, "seed": self.seed}, inputs)
+
+    @cached_property
+    def candidates(self) -> CandidateStore:
+        key = self.candidates_key
+        with self.clock("candidates"):
+            return CandidateStore.load(self.cache.fetch("candidates", key, self._write_candidates) / CANDIDATES_FILE)
+
+    def _compute_labels(self) -> tuple[torch.Tensor, dict[str, float]]:
+        if not self.label_generator.uses_candidates:
+            inputs = self._label_inputs()
+            labels = generic_labels(inputs)
+            del inputs
+            _release_memory()
+            return labels, {}
+        labels, stats = self.candidates.labels(self.label_generator.alpha, self.blocks.input_ids.shape, self._label_inputs)
+        _release_memory()
+        return labels, stats
+
+    def _write_labels(self, out: Path) -> None:
+        labels, stats = self._compute_labels()
         save_file({"input_ids": self.blocks.input_ids, "attention_mask": self.blocks.attention_mask, "labels": labels}, out / LABELS_FILE)
         labelled = labels != IGNORE
         changed = labelled & (labels != self.blocks.input_ids)
         stats = {
             "labelled_fraction": float(labelled.sum() / self.blocks.attention_mask[:, 1:].sum()),
             "changed_fraction": float(changed.sum() / labelled.sum().clamp(min=1)),
+            **stats,
         }
         (out / "stats.json").write_text(json.dumps(stats, indent=1))
 
     @cached_property
     def labels_key(self) -> str:
+        if self.label_generator.uses_candidates:
+            return cache_key("labels", {"alpha": self.label_generator.alpha}, [self.candidates_key])
         inputs = [self.blocks_key, self.reinforced_key if self.label_generator.needs_reinforced else "no-reinforced"]
         dictionary = self.dictionary.fingerprint if self.dictionary else None
         return cache_key("labels", {"labels": self._settings("labels"), "dictionary": dictionary, "seed": self.seed}, inputs)

@@ -13,6 +13,9 @@ from unlearn.errors import UserError
 class LabelGenerator(Protocol):
     translates: ClassVar[bool]
     needs_reinforced: ClassVar[bool]
+    # Whether labels come through the candidate store (labels/candidates.py), which makes
+    # a change of alpha cost no forward pass.
+    uses_candidates: ClassVar[bool]
     batch_size: int
 
     def combine(self, base: torch.Tensor, reinforced: torch.Tensor | None) -> torch.Tensor:
@@ -37,11 +40,15 @@ class WHPLabels:
 
     alpha: float
     batch_size: int
+    top_k: int = 8
     translates: ClassVar[bool] = True
     needs_reinforced: ClassVar[bool] = True
+    uses_candidates: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _check_alpha(self.alpha)
+        if self.top_k < 1:
+            raise UserError(f"labels.top_k={self.top_k} must be >= 1 (baseline candidates kept per position; 8 is plenty)")
 
     def combine(self, base: torch.Tensor, reinforced: torch.Tensor | None) -> torch.Tensor:
         return whp_combination(base, reinforced, self.alpha)
@@ -61,6 +68,7 @@ class AnchoredOnlyLabels:
     batch_size: int
     translates: ClassVar[bool] = True
     needs_reinforced: ClassVar[bool] = False
+    uses_candidates: ClassVar[bool] = False
 
     def combine(self, base: torch.Tensor, reinforced: torch.Tensor | None) -> torch.Tensor:
         return base

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
@@ -60,27 +61,44 @@ def _logits(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: tor
     return output.logits.float()
 
 
-@torch.inference_mode()
-def generic_labels(
-    blocks: Blocks,
-    generator: LabelGenerator,
-    baseline: PreTrainedModel,
-    reinforced: PreTrainedModel | None,
-    tokenizer: PreTrainedTokenizerBase,
-    dictionary: AnchorDictionary | None,
-    seed: int,
-) -> torch.Tensor:
-    """Labels aligned with `blocks.input_ids` as a causal LM's loss expects them (rule 5):
-    the label at position t+1 is the generic prediction made from the output at t."""
-    labels = torch.full_like(blocks.input_ids, IGNORE)
-    max_length = baseline.config.max_position_embeddings
-    for start in tqdm(range(0, len(blocks), generator.batch_size), desc="labels", unit="batch"):
+@dataclass
+class BatchLogits:
+    """Both views of one batch of blocks: the logits at t predict the label stored at t+1 (rule 5)."""
+
+    start: int
+    base: torch.Tensor
+    reinforced: torch.Tensor | None
+    keep: torch.Tensor  # [blocks, length - 1]: whether position t+1 gets a label
+
+
+@dataclass
+class LabelInputs:
+    """Everything label generation reads: the blocks, the generator and the models it combines."""
+
+    blocks: Blocks
+    generator: LabelGenerator
+    baseline: PreTrainedModel
+    reinforced: PreTrainedModel | None
+    tokenizer: PreTrainedTokenizerBase
+    dictionary: AnchorDictionary | None
+    seed: int
+
+    def batch_starts(self) -> range:
+        return range(0, len(self.blocks), self.generator.batch_size)
+
+    @torch.inference_mode()
+    def logits(self, start: int) -> BatchLogits:
+        """The batch starting at block `start`, always cut the same way, so its logits are reproducible bit for bit."""
+        blocks, generator = self.blocks, self.generator
         indices = range(start, min(start + generator.batch_size, len(blocks)))
         input_ids, attention_mask = blocks.input_ids[indices.start : indices.stop], blocks.attention_mask[indices.start : indices.stop]
         valid = attention_mask.bool()
         if generator.translates:
-            translated_ids, translated_mask, alignments = translate_batch(blocks, indices, dictionary, tokenizer, seed, max_length)
-            translated = flatten_used_translations(_logits(baseline, translated_ids, translated_mask), alignments)
+            max_length = self.baseline.config.max_position_embeddings
+            translated_ids, translated_mask, alignments = translate_batch(
+                blocks, indices, self.dictionary, self.tokenizer, self.seed, max_length
+            )
+            translated = flatten_used_translations(_logits(self.baseline, translated_ids, translated_mask), alignments)
             source = torch.full_like(input_ids, UNLABELLED)
             for row, alignment in enumerate(alignments):
                 source[row, : len(alignment.source)] = torch.tensor(alignment.source)
@@ -88,9 +106,17 @@ def generic_labels(
             rows = torch.arange(len(indices), device=translated.device).unsqueeze(1)
             base = translated[rows, source.clamp(min=0).to(translated.device)]
         else:
-            base = _logits(baseline, input_ids, attention_mask)
-        reinforced_logits = _logits(reinforced, input_ids, attention_mask) if generator.needs_reinforced else None
-        predicted = generator.combine(base, reinforced_logits).argmax(dim=-1).cpu()
-        keep = valid[:, :-1] & attention_mask[:, 1:].bool()
-        labels[indices.start : indices.stop, 1:] = torch.where(keep, predicted[:, :-1], IGNORE)
+            base = _logits(self.baseline, input_ids, attention_mask)
+        reinforced = _logits(self.reinforced, input_ids, attention_mask) if generator.needs_reinforced else None
+        return BatchLogits(start, base, reinforced, valid[:, :-1] & attention_mask[:, 1:].bool())
+
+
+def generic_labels(inputs: LabelInputs) -> torch.Tensor:
+    """Labels aligned with `blocks.input_ids` as a causal LM's loss expects them (rule 5):
+    the label at position t+1 is the generic prediction made from the output at t."""
+    labels = torch.full_like(inputs.blocks.input_ids, IGNORE)
+    for start in tqdm(inputs.batch_starts(), desc="labels", unit="batch"):
+        batch = inputs.logits(start)
+        predicted = inputs.generator.combine(batch.base, batch.reinforced).argmax(dim=-1).cpu()
+        labels[start : start + len(predicted), 1:] = torch.where(batch.keep, predicted[:, :-1], IGNORE)
     return labels
