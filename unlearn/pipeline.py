@@ -231,7 +231,8 @@ class Pipeline:
             _release_memory()
             return labels, {}
         labels, stats = self.candidates.labels(self.label_generator.alpha, self.blocks.input_ids.shape, self._label_inputs)
-        _release_memory()
+        if stats["recomputed_batches"]:
+            _release_memory()
         return labels, stats
 
     def _write_labels(self, out: Path) -> None:

@@ -104,7 +104,7 @@ def write_report(folder: Path, report: dict[str, Any]) -> list[Path]:
 
 def summary(report: dict[str, Any]) -> str:
     """A few lines for the terminal: each metric per model, and the total time."""
-    width = max(len(name) for name in metric_names(report))
+    width = max((len(name) for name in metric_names(report)), default=10)
     lines = [f"{'target=' + report['target']:<{width + 4}}" + "  ".join(f"{m:>10}" for m in report["models"])]
     for name in metric_names(report):
         values = [report["models"][m].get(name) for m in report["models"]]
