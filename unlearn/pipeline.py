@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -311,6 +312,7 @@ class Pipeline:
         terms = objective.terms(report["models"])
         report["objective"] = terms["objective"] if terms else None
         report["objective_terms"] = terms
+        report["objective_config"] = asdict(objective)
         losses = {stage: read_losses(ref) for stage, ref in models.items()}
         report["losses"] = {stage: curve for stage, curve in losses.items() if curve}
         if "labels" in self.cache.used:

@@ -2,6 +2,8 @@
 
 One run: its report.md and figures are rewritten in place from its report.json. Several:
 their models side by side (columns `<run>/<model>`) in comparison.md and figures in --out.
+A sweep folder (`python -m unlearn -m ...`): sweep.md and sweep.png in that folder, one
+row per job with its swept values, and the objective and metrics against the swept value.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from unlearn.report import REPORT_JSON, REPORT_MD, render
+from unlearn.report.sweep import is_sweep, write_sweep_report
 
 
 def load(run: Path) -> dict[str, Any]:
@@ -45,9 +48,13 @@ def unique_names(folders: list[Path]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m unlearn.report", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="run folders holding report.json")
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders holding report.json, or one sweep folder")
     parser.add_argument("--out", type=Path, default=Path("comparison"), help="where a comparison of several runs goes")
+    parser.add_argument("--metric", action="append", default=[], help="for a sweep: a metric to add to the table and figure")
     args = parser.parse_args(argv)
+    if len(args.runs) == 1 and is_sweep(args.runs[0]):
+        print(write_sweep_report(args.runs[0], args.metric))
+        return
     reports = [load(run) for run in args.runs]
     if len(reports) == 1:
         render(args.runs[0], reports[0])
