@@ -47,6 +47,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("reinforce", "finetune_toy", "FinetuneReinforcement"),
         ("reinforce", "none", "NoReinforcement"),
         ("reinforce", "lora", "LoraReinforcement"),
+        ("reinforce", "lora_toy", "LoraReinforcement"),
         ("reinforce", "from_path", "ReinforcedFromPath"),
         ("labels", "whp", "WHPLabels"),
         ("labels", "reinforced_only", "ReinforcedOnlyLabels"),

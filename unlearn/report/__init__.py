@@ -109,5 +109,7 @@ def summary(report: dict[str, Any]) -> str:
     for name in metric_names(report):
         values = [report["models"][m].get(name) for m in report["models"]]
         lines.append(f"  {name:<{width}}  " + "  ".join(f"{v:>10.3f}" if v is not None else " " * 10 for v in values))
+    if report.get("objective") is not None:
+        lines.append(f"  {'objective (lower is better)':<{width}}  {report['objective']:>{10 * len(report['models'])}.3f}")
     lines.append(f"  total {sum(report['timings_s'].values()):.1f}s  " + ", ".join(f"{k} {v:.1f}s" for k, v in report["timings_s"].items()))
     return "\n".join(lines)
