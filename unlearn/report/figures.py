@@ -34,6 +34,8 @@ def plot_metrics(report: dict[str, Any], path: Path) -> Path:
             axis.set_xticks(range(len(models)), models, rotation=20, fontsize=7)
             axis.set_title(name, fontsize=8, color="firebrick" if side == "forget" else "darkgreen")
             axis.tick_params(axis="y", labelsize=7)
+            if all(v == 0 for v in values):
+                axis.text(0.5, 0.5, "0 for every model", transform=axis.transAxes, ha="center", fontsize=8, color="gray")
     for axis in axes.flat:
         if not axis.has_data():
             axis.set_visible(False)
