@@ -18,6 +18,7 @@ REQUIRED = {
     ("model", "hf"): ["model.name_or_path=some/model"],
     ("anchors", "from_file"): ["anchors.path=terms.yaml"],
     ("reinforce", "from_path"): ["reinforce.path=some/reinforced"],
+    ("target", "text_files"): ["target.corpus=[book/*.txt]"],
 }
 
 
@@ -39,6 +40,7 @@ def test_every_option_composes(group, option, tmp_path):
     ("group", "option", "expected"),
     [
         ("target", "toy_world", "ToyWorldTarget"),
+        ("target", "text_files", "TextFilesTarget"),
         ("model", "toy_llama", "ToyLlama"),
         ("model", "hf", "PretrainedModel"),
         ("anchors", "from_target", "TargetAnchors"),
@@ -68,9 +70,12 @@ def test_cheap_options_instantiate(group, option, expected, tmp_path):
     assert type(built).__name__ == expected
 
 
-def test_toy_world_brings_its_own_scale_and_the_command_line_still_wins(tmp_path):
+def test_toy_model_brings_its_own_scale_and_the_command_line_still_wins(tmp_path):
     toy = compose_config([], tmp_path)
     assert toy.reinforce.lr > 1e-4 and toy.unlearn.accumulate_grad_batches == 1
+    assert compose_config(["target=text_files", "target.corpus=[a.txt]"], tmp_path).reinforce.lr == toy.reinforce.lr
+    real = compose_config(["model=hf", "model.name_or_path=some/model"], tmp_path)
+    assert real.reinforce.lr == 3e-6 and real.unlearn.lr == 1e-6
     paper = compose_config(["reinforce=finetune", "unlearn=finetune"], tmp_path)
     assert paper.reinforce.lr == 3e-6 and paper.reinforce.batch_size * paper.reinforce.accumulate_grad_batches == 128
     assert paper.unlearn.lr == 1e-6 and paper.unlearn.epochs == 2

@@ -101,7 +101,7 @@ def _job(sweep: Path, number: int, alpha: str, objective: float | None) -> None:
         "models": {"baseline": {"probe/forget_recall": 0.9}, "unlearned": {"probe/forget_recall": objective}},
         "objective": objective,
         "objective_terms": terms,
-        "objective_config": {"forget": "probe/forget_recall", "utility": "probe/retain_recall", "utility_weight": 2.0},
+        "objective_metrics": {"forget": "probe/forget_recall", "utility": "probe/retain_recall"},
     }
     (job / "report.json").write_text(json.dumps(report))
 

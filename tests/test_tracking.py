@@ -36,15 +36,20 @@ def test_secrets_are_redacted_at_any_depth():
 
 
 def test_objective_adds_the_forget_share_kept_and_the_weighted_utility_lost():
-    objective = Objective(forget="f", utility="u", utility_weight=2.0)
+    objective = Objective(forget=["f"], utility=["u"], utility_weight=2.0)
     terms = objective.terms({"baseline": {"f": 4.0, "u": 0.8}, "unlearned": {"f": 1.0, "u": 0.6}})
     assert terms == pytest.approx({"forget_kept": 0.25, "utility_lost": 0.25, "objective": 0.75})
     better_utility = objective.terms({"baseline": {"f": 4.0, "u": 0.8}, "unlearned": {"f": 1.0, "u": 0.9}})
     assert better_utility["utility_lost"] == 0.0 and better_utility["objective"] == pytest.approx(0.25)
-    perplexity = Objective(forget="f", utility="u", utility_weight=1.0, utility_higher_is_better=False)
-    assert perplexity.terms({"baseline": {"f": 1.0, "u": 10.0}, "unlearned": {"f": 0.5, "u": 11.0}})["utility_lost"] == pytest.approx(0.1)
     assert objective.terms({"baseline": {"f": 4.0}, "unlearned": {"f": 1.0}}) is None
     assert objective.terms({"baseline": {"f": 4.0, "u": 0.8}}) is None
+
+
+def test_objective_uses_the_first_metric_of_each_list_that_was_measured():
+    objective = Objective(forget=["familiarity", "recall"], utility=["retain", "qa"], utility_weight=1.0)
+    models = {"baseline": {"recall": 0.8, "qa": 0.5, "retain": 1.0}, "unlearned": {"recall": 0.2, "qa": 0.5}}
+    assert objective.metrics(models) == {"forget": "recall", "utility": "qa"}
+    assert objective.terms(models)["objective"] == pytest.approx(0.25)
 
 
 def test_default_run_reports_its_objective(tiny_run):

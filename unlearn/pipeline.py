@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from unlearn.anchors import AnchorSource
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.cache import StageCache, cache_key
 from unlearn.errors import UserError
-from unlearn.evaluation import Measurement
+from unlearn.evaluation import Measurement, NotApplicable
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore
 from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
@@ -285,24 +284,33 @@ class Pipeline:
         return models
 
     def evaluate(self, models: dict[str, str]) -> dict[str, Any]:
-        """Every evaluator on every model: metrics, their sides and detail tables, by model."""
+        """Every evaluator on every model: metrics, their sides and detail tables, by model. An
+        evaluator whose target file is missing is skipped, with a warning and a line in `skipped`."""
         evaluators = {name: build(spec) for name, spec in self.cfg.evaluator.items()}
         metrics: dict[str, dict[str, float]] = {}
         sides: dict[str, str] = {}
         details: dict[str, dict[str, list[dict]]] = {}
+        skipped: dict[str, str] = {}
         with self.clock("evaluate"):
             for model_name, ref in models.items():
                 model, tokenizer = self.source.load(ref)
                 metrics[model_name], details[model_name] = {}, {}
                 for name, evaluator in evaluators.items():
+                    if name in skipped:
+                        continue
                     log.info("evaluating %s with %s", model_name, name)
-                    measured: Measurement = evaluator.evaluate(model, tokenizer, self.target)
+                    try:
+                        measured: Measurement = evaluator.evaluate(model, tokenizer, self.target)
+                    except NotApplicable as reason:
+                        log.warning("skipping evaluator.%s: %s", name, reason)
+                        skipped[name] = str(reason)
+                        continue
                     metrics[model_name].update(measured.metrics)
                     sides.update(measured.sides)
                     details[model_name].update(measured.tables)
                 del model
                 _release_memory()
-        return {"models": metrics, "sides": sides, "details": details}
+        return {"models": metrics, "sides": sides, "details": details, "skipped": skipped}
 
     def report(self) -> dict[str, Any]:
         models = self.models()
@@ -312,7 +320,7 @@ class Pipeline:
         terms = objective.terms(report["models"])
         report["objective"] = terms["objective"] if terms else None
         report["objective_terms"] = terms
-        report["objective_config"] = asdict(objective)
+        report["objective_metrics"] = objective.metrics(report["models"]) if terms else None
         losses = {stage: read_losses(ref) for stage, ref in models.items()}
         report["losses"] = {stage: curve for stage, curve in losses.items() if curve}
         if "labels" in self.cache.used:

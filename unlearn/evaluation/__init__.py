@@ -35,11 +35,16 @@ class Evaluator(Protocol):
 T = TypeVar("T")
 
 
+class NotApplicable(UserError):
+    """The target lacks what an evaluator reads (a file, long enough documents): the run
+    skips that evaluator and says so, rather than losing the stages already built."""
+
+
 def require(path: T | None, evaluator: str, field_name: str, target: TargetFiles) -> T:
-    """The target file an evaluator needs, or a UserError naming the evaluator and the missing field."""
+    """The target file an evaluator needs, or NotApplicable naming the evaluator and the missing field."""
     if not path:
-        raise UserError(
+        raise NotApplicable(
             f"evaluator.{evaluator} needs target.{field_name} and target={target.name} has none; "
-            f"remove it with ~evaluator.{evaluator} or give the target a {field_name} file"
+            f"give the target a {field_name} file (README, File formats) or leave the evaluator out with ~evaluator.{evaluator}"
         )
     return path

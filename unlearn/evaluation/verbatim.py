@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearn.errors import UserError
-from unlearn.evaluation import Measurement
+from unlearn.evaluation import Measurement, NotApplicable
 from unlearn.evaluation.generation import complete
 from unlearn.evaluation.scoring import rouge_l
 from unlearn.targets import TargetFiles
@@ -35,7 +34,7 @@ class Verbatim:
             if len(prompts) == self.max_documents:
                 break
         if not prompts:
-            raise UserError(
+            raise NotApplicable(
                 f"evaluator.verbatim: no document of target {target.name} has prefix_tokens + continuation_tokens = "
                 f"{self.prefix_tokens + self.continuation_tokens} tokens; lower evaluator.verbatim.prefix_tokens or continuation_tokens"
             )

@@ -77,6 +77,9 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             f"Objective (lower is better; config `objective`): **{terms['objective']:.3f}** = "
             f"forget kept {terms['forget_kept']:.3f} + weight x utility lost {terms['utility_lost']:.3f}",
         ]
+    if report.get("skipped"):
+        lines += ["", "Skipped evaluators (the target lacks what they read):"]
+        lines += [f"- {name}: {why}" for name, why in report["skipped"].items()]
     lines += [""] + [f"![{Path(f).stem}]({f})" for f in figures]
     if report.get("timings_s"):
         lines += ["", "| stage | seconds | cache key | reused |", "|---|---|---|---|"]

@@ -68,7 +68,7 @@ def headline_metrics(jobs: list[SweepJob]) -> list[str]:
     """The objective, its two terms, and the metrics the objective was built from."""
     named = []
     for job in jobs:
-        objective = (job.report or {}).get("objective_config") or {}
+        objective = (job.report or {}).get("objective_metrics") or {}
         named += [objective[k] for k in ("forget", "utility") if k in objective]
     return ["objective", "forget_kept", "utility_lost", *dict.fromkeys(named)]
 
