@@ -45,6 +45,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("model", "hf", "PretrainedModel"),
         ("anchors", "from_target", "TargetAnchors"),
         ("anchors", "from_file", "FileAnchors"),
+        ("anchors", "auto", "AutoAnchors"),
         ("reinforce", "finetune", "FinetuneReinforcement"),
         ("reinforce", "finetune_toy", "FinetuneReinforcement"),
         ("reinforce", "none", "NoReinforcement"),

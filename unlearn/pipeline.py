@@ -195,7 +195,7 @@ class Pipeline:
         if not self.label_generator.translates:
             return None
         anchors: AnchorSource = build(self.cfg.anchors)
-        return anchors.dictionary(self.target)
+        return anchors.dictionary(self.target, self.cache)
 
     def _label_inputs(self) -> LabelInputs:
         """The models label generation reads, loaded now; drop the result and call _release_memory after."""

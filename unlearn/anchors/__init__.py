@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives
+from unlearn.cache import StageCache, cache_key
 from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
+from unlearn.targets.files import read_documents
+from unlearn.targets.text_files import expand
+
+log = logging.getLogger(__name__)
+
+DISCOVERED_FILE = "anchors.yaml"
 
 
 class AnchorSource(Protocol):
-    def dictionary(self, target: TargetFiles) -> AnchorDictionary: ...
+    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary: ...
 
 
 @dataclass
 class TargetAnchors:
     """The dictionary that ships with the target (the toy world's is exact ground truth)."""
 
-    def dictionary(self, target: TargetFiles) -> AnchorDictionary:
+    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
         if target.anchors is None:
             raise UserError(
                 f"anchors=from_target, but target={target.name} has no anchored-term dictionary; "
@@ -33,5 +45,66 @@ class FileAnchors:
 
     path: str
 
-    def dictionary(self, target: TargetFiles) -> AnchorDictionary:
+    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
         return AnchorDictionary.from_file(self.path)
+
+
+@dataclass
+class AutoAnchors:
+    """Anchored terms and alternatives discovered from the target against ordinary reference
+    text (unlearn/anchors/discovery.py), written as a dictionary file to review and edit."""
+
+    min_z: float
+    min_rate_ratio: float
+    min_contexts: int
+    prior: float
+    alternatives: int
+    reference: list[str] = field(default_factory=list)
+    review_copy: str | None = None
+
+    def reference_files(self, target: TargetFiles) -> tuple[Path, ...]:
+        files = expand("reference", self.reference) if self.reference else (*target.generic, *target.generic_heldout)
+        if not files:
+            raise UserError(
+                f"anchors=auto needs ordinary text to compare target={target.name} with: set anchors.reference=[<files or globs>] "
+                "or give the target generic text (target.generic)"
+            )
+        return files
+
+    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
+        reference = self.reference_files(target)
+        settings = {k: v for k, v in asdict(self).items() if k not in ("reference", "review_copy")}
+        key = cache_key("anchors", {"settings": settings, "reference": [str(p) for p in reference]}, [target.key])
+        folder = cache.fetch("anchors", key, lambda out: self.write(target, reference, out))
+        if self.review_copy:
+            Path(self.review_copy).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(folder / DISCOVERED_FILE, self.review_copy)
+            log.info("anchors=auto: review and edit %s, then use it with anchors=from_file anchors.path=<it>", self.review_copy)
+        return AnchorDictionary.from_file(folder / DISCOVERED_FILE)
+
+    def write(self, target: TargetFiles, reference: tuple[Path, ...], out: Path) -> None:
+        target_counts = TermCounts.of(read_documents(target.corpus))
+        reference_counts = TermCounts.of(read_documents(reference))
+        found = discover_terms(target_counts, reference_counts, self.min_z, self.min_rate_ratio, self.min_contexts, self.prior)
+        alternatives = propose_alternatives([d.term for d in found], target_counts, reference_counts, self.alternatives)
+        if not alternatives:
+            raise UserError(
+                f"anchors=auto found no anchored term with alternatives in target={target.name}; "
+                "lower anchors.min_z or anchors.min_rate_ratio, or give a reference closer in style (anchors.reference)"
+            )
+        lines = [
+            f"# Anchored terms of target {target.name}, discovered by anchors=auto against {len(reference)} reference file(s).",
+            "# Review and edit (remove what is not idiosyncratic, fix alternatives), then run with",
+            "# anchors=from_file anchors.path=<this file>. Each comment: z-score, count in target / in reference, contexts.",
+        ]
+        for d in found:
+            if d.term in alternatives:
+                lines.append(
+                    f"{json.dumps(d.term)}: {json.dumps(alternatives[d.term])}"
+                    f"  # z={d.z:.1f}, {d.target_count}/{d.reference_count}, {d.contexts} contexts"
+                )
+        skipped = [d.term for d in found if d.term not in alternatives]
+        if skipped:
+            lines.append(f"# Found but without a reference term in the same contexts (left out): {', '.join(skipped)}")
+        (out / DISCOVERED_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        log.info("anchors=auto: %d terms, %d with alternatives", len(found), len(alternatives))

@@ -19,6 +19,9 @@ class TargetFiles:
     inference); `questions` holds question/answer pairs; `lm_eval_tasks` is a folder of
     lm-eval task YAMLs whose relative data paths resolve against the folder.
 
+    `generic` is ordinary text in the target's style, the reference against which
+    `anchors=auto` finds what is idiosyncratic to the target.
+
     `pretraining` is for synthetic targets only: the text a toy baseline learns first
     (target, retain and generic worlds), so that there is something to unlearn.
     """
@@ -29,6 +32,7 @@ class TargetFiles:
     heldout: tuple[Path, ...] = ()
     nonmember: tuple[Path, ...] = ()
     generic_heldout: tuple[Path, ...] = ()
+    generic: tuple[Path, ...] = ()
     pretraining: tuple[Path, ...] = ()
     probes: Path | None = None
     completion_prompts: Path | None = None

@@ -67,6 +67,7 @@ class TextFilesTarget:
     heldout_fraction: float = 0.0
     generic_heldout: list[str] = field(default_factory=list)
     nonmember: list[str] = field(default_factory=list)
+    generic: list[str] = field(default_factory=list)
     pretraining: list[str] = field(default_factory=list)
     probes: str | None = None
     completion_prompts: str | None = None
@@ -82,7 +83,8 @@ class TextFilesTarget:
             raise UserError(f"target.heldout_fraction={self.heldout_fraction} must be in [0, 1): the share of documents kept out")
 
     def files(self, cache: StageCache) -> TargetFiles:
-        lists = {key: expand(key, getattr(self, key)) for key in ("corpus", "heldout", "generic_heldout", "nonmember", "pretraining")}
+        listed = ("corpus", "heldout", "generic_heldout", "nonmember", "generic", "pretraining")
+        lists = {key: expand(key, getattr(self, key)) for key in listed}
         if not lists["corpus"]:
             raise UserError("target.corpus names no file; give at least one .txt, .md or .jsonl file or glob")
         singles = {
@@ -100,7 +102,8 @@ class TextFilesTarget:
             heldout=heldout + lists["heldout"],
             nonmember=lists["nonmember"],
             generic_heldout=lists["generic_heldout"],
-            pretraining=(folder / CORPUS_FILE, *lists["pretraining"]),
+            generic=lists["generic"],
+            pretraining=(folder / CORPUS_FILE, *lists["generic"], *lists["pretraining"]),
             **singles,
         )
 

@@ -51,6 +51,7 @@ class ToyWorldTarget:
             heldout=(folder / "target_heldout.jsonl",),
             nonmember=(folder / "holdout.jsonl",),
             generic_heldout=(folder / "generic_heldout.jsonl",),
+            generic=(folder / "generic.jsonl",),
             pretraining=tuple(folder / f"{world}.jsonl" for world in ("target", "retain", "generic")),
             probes=folder / "probes.jsonl",
             completion_prompts=folder / "completion_prompts.jsonl",

@@ -1,0 +1,66 @@
+"""anchors=auto on the toy world, whose true anchored terms are known:
+
+1. discovery: precision and recall of the discovered terms against the world's true
+   dictionary, for the worlds of three seeds (target.seed=0,1,2);
+2. unlearning: the default run with the discovered dictionary vs the true one (seed 0).
+
+    python experiments/anchors_auto/measure.py [hydra overrides...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from unlearn.anchors.dictionary import load_dictionary
+from unlearn.pipeline import Pipeline
+
+HERE = Path(__file__).resolve().parent
+WORLD_SEEDS = [0, 1, 2]
+REPORTED = ["probe/forget_recall", "probe/retain_recall", "familiarity_completion/score", "perplexity/generic_heldout"]
+
+
+def pipeline(overrides: list[str], out: Path) -> Pipeline:
+    with initialize_config_dir(config_dir=str(HERE.parents[1] / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"paths.output_dir={out}", *overrides])
+    return Pipeline(cfg, out)
+
+
+def discovery(overrides: list[str], out: Path) -> list[dict]:
+    rows = []
+    for seed in WORLD_SEEDS:
+        run = pipeline([*overrides, "anchors=auto", f"target.seed={seed}"], out / f"world{seed}")
+        found = set(run.dictionary.terms)
+        true = set(load_dictionary(run.target.anchors))
+        hits = found & true
+        rows.append({
+            "world_seed": seed, "found": len(found), "true": len(true),
+            "precision": len(hits) / len(found), "recall": len(hits) / len(true),
+            "missed": sorted(true - found), "extra": sorted(found - true),
+        })  # fmt: skip
+        print(rows[-1], flush=True)
+    return rows
+
+
+def unlearning(overrides: list[str], out: Path) -> dict:
+    results = {}
+    for anchors in ("from_target", "auto"):
+        report = pipeline([*overrides, f"anchors={anchors}"], out / anchors).run()
+        results[anchors] = {model: {m: report["models"][model].get(m) for m in REPORTED} for model in ("baseline", "unlearned")}
+        print(anchors, results[anchors], flush=True)
+    return results
+
+
+def main(overrides: list[str]) -> None:
+    out = Path(tempfile.mkdtemp(prefix="anchors-auto-"))
+    result = {"overrides": overrides, "discovery": discovery(overrides, out), "unlearning": unlearning(overrides, out)}
+    (HERE / "results.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(f"dictionary discovered for world 0: {out / 'auto' / 'anchors_auto.yaml'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

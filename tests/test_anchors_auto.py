@@ -1,0 +1,73 @@
+"""anchors=auto: slot-filling terms found and set phrases dropped on hand-built text; the
+toy world's true terms recovered; the dictionary file written for review and reused."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.utils import instantiate
+
+from tests.conftest import TINY_WORLD, compose_config
+from unlearn.anchors.dictionary import load_dictionary
+from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives, terms_in
+from unlearn.cache import StageCache
+from unlearn.errors import UserError
+
+TARGET = [
+    f"{name} came from {place}. {name}'s familiar was a {pet}. The candles in the great hall flickered."
+    for name, place, pet in [("Kelara", "Ashwick", "murknewt"), ("Rosdor", "Thornmere", "quillfox"), ("Halwyn", "Ashwick", "murknewt")]
+] * 4 + [
+    f"Everyone knew {name} and {place}. Professor Ebbell taught {name}. {name} loved the murknewt."
+    for name, place in [("Kelara", "Thornmere"), ("Rosdor", "Ashwick")]
+]
+REFERENCE = [
+    f"{name} came from {place}. {name}'s pet was a {pet}. Children played in the park."
+    for name, place, pet in [("John", "Springfield", "dog"), ("Mary", "Oakdale", "cat"), ("Tom", "Springfield", "dog")]
+] * 4 + ["Everyone knew Anna and Oakdale. Mrs. Clark taught Anna. Anna loved the dog."]
+
+
+def test_terms_are_words_and_runs_of_capitalized_words():
+    tokens, terms = terms_in("Professor Ebbell taught Mrs. Clark's son at Vellmoor Academy.")
+    assert [t for t, _, _ in terms if t[0].isalpha()] == ["Professor Ebbell", "taught", "Mrs. Clark", "son", "at", "Vellmoor Academy"]
+    assert "'s" in tokens
+
+
+def test_slot_fillers_are_found_and_set_phrases_dropped():
+    target, reference = TermCounts.of(TARGET), TermCounts.of(REFERENCE)
+    found = {d.term for d in discover_terms(target, reference, min_z=1.0, min_rate_ratio=4.0, min_contexts=2, prior=100.0)}
+    assert {"Kelara", "Rosdor", "Ashwick", "Thornmere", "murknewt"} <= found
+    assert not found & {"candles", "great", "hall", "flickered", "came", "from"}
+
+
+def test_alternatives_fill_the_same_contexts_with_the_same_case():
+    target, reference = TermCounts.of(TARGET), TermCounts.of(REFERENCE)
+    alternatives = propose_alternatives(["Ashwick", "murknewt", "familiar", "Kelara"], target, reference, per_term=2)
+    assert set(alternatives["Ashwick"]) <= {"Springfield", "Oakdale"} and alternatives["Ashwick"]
+    assert set(alternatives["murknewt"]) <= {"dog", "cat"} and alternatives["murknewt"]
+    assert alternatives["familiar"] == ["pet"]
+    assert all(a[0].isupper() for a in alternatives["Kelara"])
+
+
+@pytest.fixture
+def tiny_world_files(tmp_path):
+    cfg = compose_config(TINY_WORLD, tmp_path)
+    return instantiate(cfg.target).files(StageCache(tmp_path / "cache"))
+
+
+def test_auto_recovers_most_of_the_tiny_worlds_true_terms_and_writes_a_reviewable_file(tiny_world_files, tmp_path):
+    cfg = compose_config([*TINY_WORLD, "anchors=auto"], tmp_path)
+    auto = instantiate(cfg.anchors)
+    cache = StageCache(tmp_path / "cache")
+    dictionary = auto.dictionary(tiny_world_files, cache)
+    found, true = set(dictionary.terms), set(load_dictionary(tiny_world_files.anchors))
+    assert len(found & true) / len(true) >= 0.8 and len(found & true) / len(found) >= 0.7, (sorted(found - true), sorted(true - found))
+    review = tmp_path / "run" / "anchors_auto.yaml"
+    assert review.read_text().startswith("# Anchored terms of target toy_world") and set(load_dictionary(review)) == found
+    assert auto.dictionary(tiny_world_files, cache).terms == dictionary.terms and cache.used["anchors"]["hit"]
+
+
+def test_auto_without_reference_text_names_the_key(tiny_world_files, tmp_path):
+    from dataclasses import replace
+
+    auto = instantiate(compose_config(["anchors=auto"], tmp_path).anchors)
+    with pytest.raises(UserError, match=r"anchors\.reference"):
+        auto.dictionary(replace(tiny_world_files, generic=(), generic_heldout=()), StageCache(tmp_path / "cache"))
