@@ -46,6 +46,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("anchors", "from_target", "TargetAnchors"),
         ("anchors", "from_file", "FileAnchors"),
         ("anchors", "auto", "AutoAnchors"),
+        ("anchors", "llm", "LLMAnchors"),
         ("reinforce", "finetune", "FinetuneReinforcement"),
         ("reinforce", "finetune_toy", "FinetuneReinforcement"),
         ("reinforce", "none", "NoReinforcement"),

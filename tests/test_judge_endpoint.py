@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from tests.chat_server import FakeChatServer, chat_server
 from tests.conftest import compose_config
 from unlearn.errors import UserError
 from unlearn.evaluation.judges import Completion, OpenAICompatibleJudge
@@ -17,44 +15,15 @@ from unlearn.pipeline import build
 SECRET = "sk-test-do-not-write-me-4f2a"
 
 
-class FakeChatServer(BaseHTTPRequestHandler):
-    """Grades 3 when the completion names Thornmere, else 0; fails the first `failures` requests with 500."""
-
-    failures = 0
-    requests: list[dict] = []  # noqa: RUF012 (shared by design: the test reads what the server saw)
-    headers_seen: list[str] = []  # noqa: RUF012
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
-        type(self).headers_seen.append(self.headers.get("Authorization", ""))
-        if type(self).failures > 0:
-            type(self).failures -= 1
-            self.send_response(500)
-            self.end_headers()
-            return
-        assert self.path == "/v1/chat/completions"
-        grade = "3" if "Thornmere" in body["messages"][-1]["content"] else "0"
-        reply = {"choices": [{"message": {"role": "assistant", "content": f"Grade: {grade}"}}]}
-        payload = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args) -> None:
-        pass
+def grade_thornmere(body: dict) -> str:
+    """Grades 3 when the completion names Thornmere, else 0."""
+    return "Grade: 3" if "Thornmere" in body["messages"][-1]["content"] else "Grade: 0"
 
 
 @pytest.fixture
 def server():
-    FakeChatServer.requests, FakeChatServer.headers_seen, FakeChatServer.failures = [], [], 0
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeChatServer)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+    with chat_server(grade_thornmere) as url:
+        yield url
 
 
 COMPLETIONS = [
@@ -63,8 +32,9 @@ COMPLETIONS = [
 ]
 
 
-def judge_from_config(base_url: str, tmp_path: Path) -> OpenAICompatibleJudge:
-    cfg = compose_config(["judge=openai_compatible", f"judge.base_url={base_url}", "judge.backoff_s=0.01", "judge.model=grader"], tmp_path)
+def judge_from_config(base_url: str, tmp_path: Path, *extra: str) -> OpenAICompatibleJudge:
+    overrides = ["judge=openai_compatible", f"judge.base_url={base_url}", "judge.backoff_s=0.01", "judge.model=grader", *extra]
+    cfg = compose_config(overrides, tmp_path)
     return build(cfg.judge)
 
 
@@ -86,8 +56,7 @@ def test_grades_retries_and_caches(server, tmp_path, monkeypatch):
 
 
 def test_gives_up_with_one_line_naming_the_key(server, tmp_path):
-    judge = judge_from_config(server, tmp_path)
-    judge.max_retries = 2
+    judge = judge_from_config(server, tmp_path, "judge.max_retries=2")
     FakeChatServer.failures = 10
     with pytest.raises(UserError, match=r"failed 3 times \(HTTP 500\).*judge.base_url") as err:
         judge.grade(COMPLETIONS[:1])

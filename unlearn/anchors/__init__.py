@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives
-from unlearn.cache import StageCache, cache_key
+from unlearn.anchors.written import written_dictionary
+from unlearn.cache import StageCache
 from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_documents
 from unlearn.targets.text_files import expand
 
 log = logging.getLogger(__name__)
-
-DISCOVERED_FILE = "anchors.yaml"
 
 
 class AnchorSource(Protocol):
@@ -74,15 +72,10 @@ class AutoAnchors:
     def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
         reference = self.reference_files(target)
         settings = {k: v for k, v in asdict(self).items() if k not in ("reference", "review_copy")}
-        key = cache_key("anchors", {"settings": settings, "reference": [str(p) for p in reference]}, [target.key])
-        folder = cache.fetch("anchors", key, lambda out: self.write(target, reference, out))
-        if self.review_copy:
-            Path(self.review_copy).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / DISCOVERED_FILE, self.review_copy)
-            log.info("anchors=auto: review and edit %s, then use it with anchors=from_file anchors.path=<it>", self.review_copy)
-        return AnchorDictionary.from_file(folder / DISCOVERED_FILE)
+        settings["reference"] = [str(p) for p in reference]
+        return written_dictionary("auto", settings, target, cache, lambda: self.lines(target, reference), self.review_copy)
 
-    def write(self, target: TargetFiles, reference: tuple[Path, ...], out: Path) -> None:
+    def lines(self, target: TargetFiles, reference: tuple[Path, ...]) -> list[str]:
         target_counts = TermCounts.of(read_documents(target.corpus))
         reference_counts = TermCounts.of(read_documents(reference))
         found = discover_terms(target_counts, reference_counts, self.min_z, self.min_rate_ratio, self.min_contexts, self.prior)
@@ -106,5 +99,5 @@ class AutoAnchors:
         skipped = [d.term for d in found if d.term not in alternatives]
         if skipped:
             lines.append(f"# Found but without a reference term in the same contexts (left out): {', '.join(skipped)}")
-        (out / DISCOVERED_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
         log.info("anchors=auto: %d terms, %d with alternatives", len(found), len(alternatives))
+        return lines

@@ -6,21 +6,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import os
 import re
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
+from unlearn.chat import ChatEndpoint
 from unlearn.errors import UserError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,13 +77,8 @@ RUBRIC = (
 
 @dataclass
 class OpenAICompatibleJudge:
-    """An LLM judge behind any chat-completions endpoint (OpenAI, vLLM, llama.cpp server ...).
-
-    The API key is read from the environment variable `api_key_env` and sent only in the
-    request header: it is not part of the cache key and is never logged or written.
-    Responses are cached in `cache_dir` by (base_url, model, messages), so a re-run costs
-    nothing; failures are retried `max_retries` times with exponential backoff.
-    """
+    """An LLM judge behind any chat-completions endpoint (unlearn/chat.py: key from the
+    environment, never written; replies cached on disk; retries with backoff)."""
 
     base_url: str
     model: str
@@ -103,6 +89,11 @@ class OpenAICompatibleJudge:
     backoff_s: float = 1.0
     timeout_s: float = 60.0
 
+    def __post_init__(self) -> None:
+        self._endpoint = ChatEndpoint(
+            self.base_url, self.model, self.cache_dir, self.api_key_env, self.max_retries, self.backoff_s, self.timeout_s, "judge"
+        )
+
     def grade(self, completions: list[Completion]) -> list[int]:
         return [self._grade(c) for c in completions]
 
@@ -111,51 +102,8 @@ class OpenAICompatibleJudge:
         return [{"role": "system", "content": system}, {"role": "user", "content": f"Prompt: {c.prompt}\nCompletion: {c.text}"}]
 
     def _grade(self, c: Completion) -> int:
-        body = {"model": self.model, "messages": self._messages(c), "temperature": 0, "max_tokens": 4}
-        key = hashlib.sha256(json.dumps([self.base_url, body], sort_keys=True).encode()).hexdigest()
-        cached = Path(self.cache_dir) / f"{key}.json"
-        if cached.exists():
-            reply = json.loads(cached.read_text())["reply"]
-        else:
-            reply = self._ask(body)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            staging = cached.with_suffix(".tmp")
-            staging.write_text(json.dumps({"request": body, "reply": reply}))
-            staging.replace(cached)
+        reply = self._endpoint.reply(self._messages(c), max_tokens=4)
         digits = re.findall(r"[0-3]", reply)
         if not digits:
-            raise UserError(f"judge {self.model} at {self.base_url} answered {reply!r}, not a grade 0-3; check evaluator judge.model")
+            raise UserError(f"judge {self.model} at {self.base_url} answered {reply!r}, not a grade 0-3; check judge.model")
         return int(digits[0])
-
-    def _ask(self, body: dict) -> str:
-        headers = {"Content-Type": "application/json"}
-        api_key = os.environ.get(self.api_key_env)
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        request = urllib.request.Request(
-            self.base_url.rstrip("/") + "/chat/completions", data=json.dumps(body).encode(), headers=headers, method="POST"
-        )
-        attempt = 0
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    return json.loads(response.read())["choices"][0]["message"]["content"]
-            except (urllib.error.URLError, TimeoutError, KeyError, json.JSONDecodeError) as err:
-                if attempt == self.max_retries:
-                    raise UserError(
-                        f"judge endpoint {self.base_url} failed {self.max_retries + 1} times ({_reason(err)}); "
-                        f"check evaluator.familiarity_completion.judge.base_url and the key in ${self.api_key_env}"
-                    ) from None
-                delay = self.backoff_s * 2**attempt
-                log.warning("judge request failed (%s); retrying in %.1f s", _reason(err), delay)
-                time.sleep(delay)
-                attempt += 1
-
-
-def _reason(err: Exception) -> str:
-    """What went wrong, without anything from the request (its headers hold the key)."""
-    if isinstance(err, urllib.error.HTTPError):
-        return f"HTTP {err.code}"
-    if isinstance(err, urllib.error.URLError):
-        return str(err.reason)
-    return type(err).__name__
