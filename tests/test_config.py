@@ -41,6 +41,9 @@ def test_every_option_composes(group, option, tmp_path):
     [
         ("target", "toy_world", "ToyWorldTarget"),
         ("target", "text_files", "TextFilesTarget"),
+        ("target", "muse_news", "DatasetTarget"),
+        ("target", "muse_books", "DatasetTarget"),
+        ("target", "tofu", "DatasetTarget"),
         ("model", "toy_llama", "ToyLlama"),
         ("model", "hf", "PretrainedModel"),
         ("anchors", "from_target", "TargetAnchors"),

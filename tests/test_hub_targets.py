@@ -1,0 +1,95 @@
+"""Benchmark targets (MUSE-News, MUSE-Books, TOFU) map their datasets onto a target's files:
+checked offline on tiny local files of the same schema, each source pointed at one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+from tests.conftest import compose_config
+from unlearn.cache import StageCache
+from unlearn.errors import UserError
+from unlearn.targets.files import read_documents, read_jsonl
+
+# The fields of each benchmark's rows, as the dataset cards give them.
+MUSE_ROWS = {
+    "corpus": [{"text": "Forget article one."}, {"text": "Forget article two."}],
+    "heldout": [{"text": "Held-out article."}],
+    "nonmember": [{"text": "PrivLeak holdout article."}],
+    "generic": [{"text": "Retain article one."}],
+    "generic_heldout": [{"text": "Retain article two."}],
+    "questions.forget": [{"question": "Who resigned?", "answer": "The minister"}],
+    "questions.retain": [{"question": "Who won?", "answer": "The team"}],
+}
+TOFU_ROWS = {
+    "corpus": [{"question": "Where was Basil Mahfouz born?", "answer": "In Kuwait City."}],
+    "generic": [{"question": "What genre does Jaime Vasquez write?", "answer": "True crime."}],
+    "questions.forget": [{"question": "Where was Basil Mahfouz born?", "answer": "In Kuwait City."}],
+    "questions.retain": [{"question": "What genre does Jaime Vasquez write?", "answer": "True crime."}],
+}
+
+
+def local_sources(rows: dict[str, list[dict]], tmp_path: Path) -> list[str]:
+    """Overrides pointing every source of the target at a local JSONL file holding `rows`."""
+    overrides = []
+    for role, role_rows in rows.items():
+        path = tmp_path / "data" / f"{role}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in role_rows))
+        overrides += [
+            f"target.{role}.path=json",
+            f"target.{role}.name=null",
+            f"target.{role}.split=train",
+            f"++target.{role}.data_files={path}",
+        ]
+    return overrides
+
+
+@pytest.mark.parametrize("option", ["muse_news", "muse_books"])
+def test_muse_maps_raw_privleak_and_knowmem(option, tmp_path):
+    cfg = compose_config([f"target={option}", *local_sources(MUSE_ROWS, tmp_path)], tmp_path)
+    files = instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+    assert read_documents(files.corpus) == ["Forget article one.", "Forget article two."]
+    assert read_documents(files.nonmember) == ["PrivLeak holdout article."] and read_documents(files.heldout) == ["Held-out article."]
+    assert read_documents(files.generic) == ["Retain article one."] and read_documents(files.generic_heldout) == ["Retain article two."]
+    assert read_jsonl(files.questions) == [
+        {"question": "Who resigned?", "answer": "The minister", "split": "forget"},
+        {"question": "Who won?", "answer": "The team", "split": "retain"},
+    ]
+
+
+def test_tofu_writes_its_question_answer_pairs_as_the_corpus_and_probes(tmp_path):
+    cfg = compose_config(
+        ["target=tofu", "target.sets.forget=forget05", "target.sets.retain=retain95", *local_sources(TOFU_ROWS, tmp_path)], tmp_path
+    )
+    assert cfg.target.name == "tofu_forget05"
+    files = instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+    assert read_documents(files.corpus) == ["Question: Where was Basil Mahfouz born?\nAnswer: In Kuwait City."]
+    assert [q["split"] for q in read_jsonl(files.questions)] == ["forget", "retain"]
+
+
+def test_hub_sources_compose_with_the_published_names(tmp_path):
+    news = compose_config(["target=muse_news"], tmp_path).target
+    assert (news.corpus.path, news.corpus.name, news.corpus.split) == ("muse-bench/MUSE-News", "raw", "forget")
+    tofu = compose_config(["target=tofu", "target.sets.forget=forget01", "target.sets.retain=retain99"], tmp_path).target
+    assert (tofu.questions.forget.name, tofu.questions.retain.name) == ("forget01", "retain99")
+
+
+def test_a_template_field_the_rows_lack_names_the_key_and_the_fields(tmp_path):
+    rows = {**MUSE_ROWS, "corpus": [{"body": "text under another field"}]}
+    cfg = compose_config(["target=muse_news", *local_sources(rows, tmp_path)], tmp_path)
+    with pytest.raises(UserError, match=r"target\.corpus\.text='\{text\}' uses 'text'.*their fields are \['body'\]"):
+        instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+    assert not list((tmp_path / "cache" / "target").glob("*"))
+
+
+def test_an_unreachable_dataset_is_one_clear_line(tmp_path):
+    cfg = compose_config(["target=muse_news"], tmp_path)
+    with pytest.raises(
+        UserError, match=r"target\.corpus: could not load muse-bench/MUSE-News \(name=raw, split=forget\).*huggingface-cli login"
+    ) as err:
+        instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+    assert "\n" not in str(err.value)
