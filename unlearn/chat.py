@@ -80,3 +80,21 @@ def _reason(err: Exception) -> str:
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
     return type(err).__name__
+
+
+@dataclass(kw_only=True)
+class ChatSettings:
+    """The config keys of a component that talks to an endpoint (the judge, anchors=llm)."""
+
+    base_url: str
+    model: str
+    cache_dir: str
+    api_key_env: str = "OPENAI_API_KEY"
+    max_retries: int = 4
+    backoff_s: float = 1.0
+    timeout_s: float = 60.0
+
+    def endpoint(self, config_key: str) -> ChatEndpoint:
+        return ChatEndpoint(
+            self.base_url, self.model, self.cache_dir, self.api_key_env, self.max_retries, self.backoff_s, self.timeout_s, config_key
+        )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.written import written_dictionary
 from unlearn.cache import StageCache
-from unlearn.chat import ChatEndpoint
+from unlearn.chat import ChatSettings
 from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_documents
@@ -87,19 +87,13 @@ def consolidate(replies: list[dict[str, list[str]]], per_term: int) -> dict[str,
     return merged
 
 
-@dataclass
-class LLMAnchors:
-    base_url: str
-    model: str
+@dataclass(kw_only=True)
+class LLMAnchors(ChatSettings):
     title: str
-    cache_dir: str
     passages: int
     passage_chars: int
     alternatives: int
     seed: int
-    api_key_env: str = "OPENAI_API_KEY"
-    max_retries: int = 4
-    backoff_s: float = 1.0
     timeout_s: float = 120.0
     review_copy: str | None = None
 
@@ -112,9 +106,7 @@ class LLMAnchors:
 
     def extract(self, target: TargetFiles) -> list[str]:
         """The dictionary file's lines: one term per line with its alternatives and how many passages named it."""
-        endpoint = ChatEndpoint(
-            self.base_url, self.model, self.cache_dir, self.api_key_env, self.max_retries, self.backoff_s, self.timeout_s, "anchors"
-        )
+        endpoint = self.endpoint("anchors")
         system = INSTRUCTIONS.format(title=self.title, alternatives=self.alternatives)
         passages = sample_passages(read_documents(target.corpus), self.passages, self.passage_chars, self.seed)
         replies, unreadable = [], 0

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from unlearn.chat import ChatEndpoint
+from unlearn.chat import ChatSettings
 from unlearn.errors import UserError
 
 
@@ -75,24 +75,15 @@ RUBRIC = (
 )
 
 
-@dataclass
-class OpenAICompatibleJudge:
+@dataclass(kw_only=True)
+class OpenAICompatibleJudge(ChatSettings):
     """An LLM judge behind any chat-completions endpoint (unlearn/chat.py: key from the
     environment, never written; replies cached on disk; retries with backoff)."""
 
-    base_url: str
-    model: str
     title: str
-    cache_dir: str
-    api_key_env: str = "OPENAI_API_KEY"
-    max_retries: int = 4
-    backoff_s: float = 1.0
-    timeout_s: float = 60.0
 
     def __post_init__(self) -> None:
-        self._endpoint = ChatEndpoint(
-            self.base_url, self.model, self.cache_dir, self.api_key_env, self.max_retries, self.backoff_s, self.timeout_s, "judge"
-        )
+        self._endpoint = self.endpoint("judge")
 
     def grade(self, completions: list[Completion]) -> list[int]:
         return [self._grade(c) for c in completions]
