@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,11 @@ def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:
             config_name="config",
             overrides=[f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", *overrides],
         )
+
+
+def unlearn_cli(*args: str, cwd: Path, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m unlearn ARGS` run from `cwd`, as a user would."""
+    return subprocess.run([sys.executable, "-m", "unlearn", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")

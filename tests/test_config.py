@@ -19,6 +19,7 @@ REQUIRED = {
     ("anchors", "from_file"): ["anchors.path=terms.yaml"],
     ("reinforce", "from_path"): ["reinforce.path=some/reinforced"],
     ("target", "text_files"): ["target.corpus=[book/*.txt]"],
+    ("target", "harry_potter"): ["target.corpus=[books/*.txt]"],
 }
 
 
@@ -44,6 +45,9 @@ def test_every_option_composes(group, option, tmp_path):
         ("target", "muse_news", "DatasetTarget"),
         ("target", "muse_books", "DatasetTarget"),
         ("target", "tofu", "DatasetTarget"),
+        ("target", "harry_potter", "HarryPotterTarget"),
+        ("model", "llama2_7b_chat", "PretrainedModel"),
+        ("model", "llama2_7b", "PretrainedModel"),
         ("model", "toy_llama", "ToyLlama"),
         ("model", "hf", "PretrainedModel"),
         ("anchors", "from_target", "TargetAnchors"),

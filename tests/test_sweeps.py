@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import TINY, compose_config
+from tests.conftest import TINY, compose_config, unlearn_cli
 from unlearn.report.sweep import SWEEP_MD, SWEEP_PNG
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,10 +31,6 @@ def first_point(parameters: dict) -> list[str]:
             value = int(spec["min"]) if spec["distribution"] == "int_uniform" else spec["min"]
         args.append(f"{key}={value}")
     return args
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unlearn", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def test_the_sweeps_the_issue_asks_for_are_there():
@@ -67,7 +63,7 @@ def test_a_misspelt_sweep_parameter_fails_to_compose(tmp_path):
 def test_one_point_of_each_sweep_runs_end_to_end_with_wandb_offline(path, tiny_run, tmp_path):
     cfg, _ = tiny_run
     point = first_point(yaml.safe_load(path.read_text())["parameters"])
-    result = _cli(*point, *TINY, f"paths.cache_dir={cfg.paths.cache_dir}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    result = unlearn_cli(*point, *TINY, f"paths.cache_dir={cfg.paths.cache_dir}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert report["objective"] is not None and set(report["models"]) >= {"baseline", "unlearned"}
@@ -78,7 +74,7 @@ def test_multirun_writes_one_wandb_run_per_job_and_shares_the_cache(tiny_run, tm
     cfg, report = tiny_run
     sweep = tmp_path / "sweep"
     args = ["-m", "labels.alpha=1,5,10", "logger=wandb", "stages=[labels]", *TINY, f"paths.cache_dir={cfg.paths.cache_dir}"]
-    result = _cli(*args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    result = unlearn_cli(*args, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
     assert [p.name for p in jobs] == ["0", "1", "2"]

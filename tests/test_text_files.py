@@ -8,14 +8,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from tests.conftest import TINY, TINY_WORLD
+from tests.conftest import TINY, TINY_WORLD, unlearn_cli
 from unlearn.cache import StageCache
 from unlearn.errors import UserError
 from unlearn.targets.files import read_documents
@@ -94,10 +93,7 @@ def test_bad_files_name_the_key(settings, message, tmp_path, monkeypatch):
 
 
 def test_a_missing_corpus_is_a_clear_error_from_the_command_line(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "unlearn", "target=text_files", f"paths.cache_dir={tmp_path / 'cache'}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    result = unlearn_cli("target=text_files", f"paths.cache_dir={tmp_path / 'cache'}", cwd=tmp_path)
     assert result.returncode == 2
     assert "missing mandatory value target.corpus" in result.stderr
 
@@ -116,10 +112,7 @@ def test_multirun_over_targets_changes_only_target(tiny_run, tmp_path):
         "# @package _global_\n" + yaml.safe_dump({"defaults": ["toy_world", "_self_"], "target": tiny_world})
     )
     args = ["-m", "target=tiny_world,my_story,my_letters", "stages=[labels]", *TINY_MODEL, f"paths.cache_dir={cfg.paths.cache_dir}"]
-    result = subprocess.run(
-        [sys.executable, "-m", "unlearn", *args, f"hydra.sweep.dir={tmp_path / 'sweep'}"],
-        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    result = unlearn_cli(*args, f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)})
     assert result.returncode == 0, result.stderr[-3000:]
     reports = [json.loads((tmp_path / "sweep" / str(job) / "report.json").read_text()) for job in range(3)]
     assert [r["target"] for r in reports] == ["toy_world", "my_story", "my_letters"]

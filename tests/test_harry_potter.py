@@ -1,0 +1,68 @@
+"""target=harry_potter: the shipped dictionary and prompt sets, the paper's recipe, the
+clear error without books, and the pipeline on a small text with a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY, TINY_WORLD, compose_config, unlearn_cli
+from unlearn.anchors.dictionary import AnchorDictionary, load_dictionary
+from unlearn.cache import StageCache
+from unlearn.errors import UserError
+from unlearn.pipeline import build, run
+from unlearn.targets.files import read_jsonl, read_records
+from unlearn.targets.harry_potter import SHIPPED
+
+TINY_MODEL = [o for o in TINY if o not in TINY_WORLD]
+BOOK = (
+    "Harry Potter walked into the Great Hall at Hogwarts with Ron and Hermione. Dumbledore stood to speak. "
+    "Hagrid waved from the staff table, and Snape watched Harry with cold eyes. "
+) * 4
+
+
+def test_shipped_dictionary_and_prompts_are_the_sizes_promised():
+    raw = load_dictionary(SHIPPED / "anchors.yaml")
+    merged = AnchorDictionary.from_file(SHIPPED / "anchors.yaml").terms
+    assert len(merged) >= 300 and "Harry Potter" in raw and "Harry Potter" not in merged  # WHP.md's merge rule
+    assert all(len(alternatives) >= 2 for alternatives in merged.values())
+    english = read_records(SHIPPED / "completion_prompts.jsonl", ("prompt", "references", "subtlety"), "")
+    spanish = read_records(SHIPPED / "completion_prompts_es.jsonl", ("prompt", "references", "subtlety"), "")
+    assert len(english) >= 150 and len(spanish) == len(english)
+    assert [r["subtlety"] for r in spanish] == [r["subtlety"] for r in english] and {r["subtlety"] for r in english} <= set(range(1, 11))
+    assert all(r["references"] for r in english)
+    next_token = read_jsonl(SHIPPED / "next_token_prompts.jsonl")
+    assert len(next_token) >= 40 and all(r["idiosyncratic"] and r["generic"] for r in next_token)
+
+
+def test_the_papers_recipe_composes(tmp_path):
+    cfg = compose_config(["experiment=whp_paper", "target.corpus=[books/*.txt]"], tmp_path)
+    assert cfg.model.name_or_path == "meta-llama/Llama-2-7b-chat-hf" and cfg.model.dtype == "bfloat16"
+    assert cfg.context_length == 512 and cfg.labels.alpha == 5.0
+    assert cfg.reinforce.lr == 3e-6 and cfg.unlearn.lr == 1e-6 and len(cfg.evaluator.lm_eval.tasks) == 7
+    assert compose_config(["model=llama2_7b"], tmp_path).model.name_or_path == "meta-llama/Llama-2-7b-hf"
+
+
+def test_without_books_one_line_says_how_to_give_them(tmp_path):
+    result = unlearn_cli("target=harry_potter", f"paths.cache_dir={tmp_path / 'cache'}", cwd=tmp_path)
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: target=harry_potter needs the books") and "target.corpus=" in line and "target.dataset=" in line
+
+
+def test_an_unknown_prompt_language_names_the_key(tmp_path):
+    with pytest.raises(UserError, match=r"target\.prompt_language=fr"):
+        build(compose_config(["target=harry_potter", "target.corpus=[a.txt]", "target.prompt_language=fr"], tmp_path).target)
+
+
+def test_pipeline_runs_on_a_small_text_with_the_shipped_dictionary(tmp_path):
+    (tmp_path / "book.txt").write_text(BOOK)
+    overrides = ["target=harry_potter", f"target.corpus=[{tmp_path / 'book.txt'}]", "target.prompt_language=es", "stages=[labels]"]
+    cfg = compose_config([*overrides, *TINY_MODEL], tmp_path)
+    report = run(cfg, tmp_path / "run")
+    assert report["target"] == "harry_potter" and report["labels"]["changed_fraction"] > 0
+    files = build(cfg.target).files(StageCache(Path(cfg.paths.cache_dir)))
+    assert files.completion_prompts.name == "completion_prompts_es.jsonl"
+    assert json.loads(files.completion_prompts.read_text().splitlines()[0])["prompt"].startswith("Los dos mejores amigos")
