@@ -89,7 +89,7 @@ def test_a_template_field_the_rows_lack_names_the_key_and_the_fields(tmp_path):
 def test_an_unreachable_dataset_is_one_clear_line(tmp_path):
     cfg = compose_config(["target=muse_news"], tmp_path)
     with pytest.raises(
-        UserError, match=r"target\.corpus: could not load muse-bench/MUSE-News \(name=raw, split=forget\).*huggingface-cli login"
+        UserError, match=r"target\.corpus: could not load muse-bench/MUSE-News \(name=raw, split=forget\).*hf auth login"
     ) as err:
         instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
     assert "\n" not in str(err.value)

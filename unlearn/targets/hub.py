@@ -41,7 +41,7 @@ def load_rows(role: str, source: dict[str, Any]) -> list[dict]:
         raise UserError(
             f"target.{role}: could not load {source['path']} (name={source.get('name')}, split={source['split']}): "
             f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; check the name and split, "
-            "log in with `huggingface-cli login` for gated data, and leave HF_DATASETS_OFFLINE unset to download"
+            "log in with `hf auth login` for gated data, and leave HF_DATASETS_OFFLINE unset to download"
         ) from None
     return list(rows)
 
