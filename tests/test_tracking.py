@@ -117,3 +117,17 @@ def test_wandb_goes_offline_without_credentials_and_never_writes_a_secret(no_wan
     assert list(runs[0].rglob("files/media/images/report/metrics_*.png"))
     for path in (tmp_path / "run").rglob("*"):
         assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
+
+
+def test_tracking_turns_off_with_tilde_logger_and_wandb_with_mode_disabled(tmp_path):
+    from unlearn.pipeline import Pipeline
+
+    pipeline = Pipeline(compose_config(["~logger"], tmp_path), tmp_path / "run")
+    assert pipeline.tracker is None and pipeline.make_trainer.tracker is None
+    tracker = _tracker("wandb", tmp_path)
+    tracker.mode = "disabled"
+    tracker.start({"a": 1})
+    tracker.stage_logger("unlearn").log_metrics({"train/loss": 1.0}, step=0)
+    tracker.log_report(a_report(), [])
+    tracker.finish(succeeded=True)
+    assert not (tmp_path / "run" / "wandb").exists()
