@@ -18,22 +18,26 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from unlearn.errors import UserError
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ChatEndpoint:
+@dataclass(kw_only=True)
+class ChatClient:
+    """The config keys and the requests of a component that talks to an endpoint (the judge,
+    anchors=llm): such a component is a ChatClient with fields of its own."""
+
     base_url: str
     model: str
     cache_dir: str
-    api_key_env: str
-    max_retries: int
-    backoff_s: float
-    timeout_s: float
-    config_key: str  # where the user sets base_url, for error messages (e.g. "judge")
+    api_key_env: str = "OPENAI_API_KEY"
+    max_retries: int = 4
+    backoff_s: float = 1.0
+    timeout_s: float = 60.0
+    config_key: ClassVar[str] = "chat"  # where the user sets base_url, for error messages
 
     def reply(self, messages: list[dict[str, str]], max_tokens: int, temperature: float = 0.0) -> str:
         body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
@@ -80,21 +84,3 @@ def _reason(err: Exception) -> str:
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
     return type(err).__name__
-
-
-@dataclass(kw_only=True)
-class ChatSettings:
-    """The config keys of a component that talks to an endpoint (the judge, anchors=llm)."""
-
-    base_url: str
-    model: str
-    cache_dir: str
-    api_key_env: str = "OPENAI_API_KEY"
-    max_retries: int = 4
-    backoff_s: float = 1.0
-    timeout_s: float = 60.0
-
-    def endpoint(self, config_key: str) -> ChatEndpoint:
-        return ChatEndpoint(
-            self.base_url, self.model, self.cache_dir, self.api_key_env, self.max_retries, self.backoff_s, self.timeout_s, config_key
-        )

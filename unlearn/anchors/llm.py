@@ -12,11 +12,12 @@ import random
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import ClassVar
 
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.written import written_dictionary
 from unlearn.cache import StageCache
-from unlearn.chat import ChatSettings
+from unlearn.chat import ChatClient
 from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_documents
@@ -88,7 +89,7 @@ def consolidate(replies: list[dict[str, list[str]]], per_term: int) -> dict[str,
 
 
 @dataclass(kw_only=True)
-class LLMAnchors(ChatSettings):
+class LLMAnchors(ChatClient):
     title: str
     passages: int
     passage_chars: int
@@ -96,6 +97,7 @@ class LLMAnchors(ChatSettings):
     seed: int
     timeout_s: float = 120.0
     review_copy: str | None = None
+    config_key: ClassVar[str] = "anchors"
 
     def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
         return written_dictionary("llm", self.settings(), target, cache, lambda: self.extract(target), self.review_copy)
@@ -106,12 +108,11 @@ class LLMAnchors(ChatSettings):
 
     def extract(self, target: TargetFiles) -> list[str]:
         """The dictionary file's lines: one term per line with its alternatives and how many passages named it."""
-        endpoint = self.endpoint("anchors")
         system = INSTRUCTIONS.format(title=self.title, alternatives=self.alternatives)
         passages = sample_passages(read_documents(target.corpus), self.passages, self.passage_chars, self.seed)
         replies, unreadable = [], 0
         for passage in passages:
-            reply = endpoint.reply([{"role": "system", "content": system}, {"role": "user", "content": passage}], max_tokens=2048)
+            reply = self.reply([{"role": "system", "content": system}, {"role": "user", "content": passage}], max_tokens=2048)
             parsed = parse_terms(reply)
             if parsed is None:
                 unreadable += 1

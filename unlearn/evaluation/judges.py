@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from unlearn.chat import ChatSettings
+from unlearn.chat import ChatClient
 from unlearn.errors import UserError
 
 
@@ -76,14 +76,12 @@ RUBRIC = (
 
 
 @dataclass(kw_only=True)
-class OpenAICompatibleJudge(ChatSettings):
+class OpenAICompatibleJudge(ChatClient):
     """An LLM judge behind any chat-completions endpoint (unlearn/chat.py: key from the
     environment, never written; replies cached on disk; retries with backoff)."""
 
     title: str
-
-    def __post_init__(self) -> None:
-        self._endpoint = self.endpoint("judge")
+    config_key: ClassVar[str] = "judge"
 
     def grade(self, completions: list[Completion]) -> list[int]:
         return [self._grade(c) for c in completions]
@@ -93,7 +91,7 @@ class OpenAICompatibleJudge(ChatSettings):
         return [{"role": "system", "content": system}, {"role": "user", "content": f"Prompt: {c.prompt}\nCompletion: {c.text}"}]
 
     def _grade(self, c: Completion) -> int:
-        reply = self._endpoint.reply(self._messages(c), max_tokens=4)
+        reply = self.reply(self._messages(c), max_tokens=4)
         digits = re.findall(r"[0-3]", reply)
         if not digits:
             raise UserError(f"judge {self.model} at {self.base_url} answered {reply!r}, not a grade 0-3; check judge.model")
