@@ -15,7 +15,7 @@ from unlearn.cache import StageCache
 from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_documents
-from unlearn.targets.text_files import expand
+from unlearn.targets.text_files import expand, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class AutoAnchors:
     def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
         reference = self.reference_files(target)
         settings = {k: v for k, v in asdict(self).items() if k not in ("reference", "review_copy")}
-        settings["reference"] = [str(p) for p in reference]
+        settings["reference"] = fingerprint(list(reference))
         return written_dictionary("auto", settings, target, cache, lambda: self.lines(target, reference), self.review_copy)
 
     def lines(self, target: TargetFiles, reference: tuple[Path, ...]) -> list[str]:
