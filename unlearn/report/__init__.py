@@ -34,7 +34,10 @@ def metric_names(report: dict[str, Any]) -> list[str]:
     return sorted(names, key=lambda n: (sides.get(n) != "forget", n))
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A table cell: floats to 3 decimals, nothing for a value not measured."""
+    if value is None:
+        return ""
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
@@ -46,7 +49,7 @@ def _metric_table(report: dict[str, Any]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name in metric_names(report):
         values = [report["models"][m].get(name) for m in models]
-        cells = [_cell(v) if v is not None else "" for v in values]
+        cells = [cell(v) for v in values]
         if delta:
             cells.append(f"{values[-1] - values[0]:+.3f}" if values[0] is not None and values[-1] is not None else "")
         lines.append(f"| {name} | {report.get('sides', {}).get(name, '')} | " + " | ".join(cells) + " |")
@@ -63,7 +66,7 @@ def _detail_tables(report: dict[str, Any]) -> list[str]:
             lines += ["", f"### {table}: {model} (first {min(DETAIL_ROWS, len(rows))} of {len(rows)})", ""]
             lines += ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
             for row in rows[:DETAIL_ROWS]:
-                lines.append("| " + " | ".join(_cell(row[c]).replace("|", "\\|").replace("\n", " ") for c in columns) + " |")
+                lines.append("| " + " | ".join(cell(row[c]).replace("|", "\\|").replace("\n", " ") for c in columns) + " |")
     return lines
 
 

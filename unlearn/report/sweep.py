@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from unlearn.report import atomic_write
+from unlearn.report import atomic_write, cell
 from unlearn.report.figures import plot_sweep
 
 SWEEP_MARKER = "multirun.yaml"
@@ -73,10 +73,6 @@ def headline_metrics(jobs: list[SweepJob]) -> list[str]:
     return ["objective", "forget_kept", "utility_lost", *dict.fromkeys(named)]
 
 
-def _cell(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else ("" if value is None else str(value))
-
-
 def sweep_markdown(folder: Path, jobs: list[SweepJob], keys: list[str], metrics: list[str], figure: str) -> str:
     swept = ", ".join(keys) or "nothing"
     lines = [f"# sweep: {folder}", "", f"Swept: {swept}. Metrics of the unlearned model; objective: lower is better.", ""]
@@ -87,7 +83,7 @@ def sweep_markdown(folder: Path, jobs: list[SweepJob], keys: list[str], metrics:
         if job.report is None:
             cells += ["no report.json (failed or unfinished)"] + [""] * (len(metrics) - 1)
         else:
-            cells += [_cell(job.value(m)) for m in metrics]
+            cells += [cell(job.value(m)) for m in metrics]
         lines.append(f"| {job.name} | " + " | ".join(cells) + " |")
     finished = [job for job in jobs if job.value("objective") is not None]
     if finished:
