@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
+
+from unlearn.config import compose_config as compose_run_config
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["WANDB_MODE"] = "offline"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 # A world of 4 people per side, each fact told 12 times, and a ~200K-parameter Llama:
 # learns in about 30 s.
@@ -44,11 +44,7 @@ TINY = [
 
 def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:
     """The run's configuration as `python -m unlearn <overrides>` would compose it, writing under tmp_path."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(
-            config_name="config",
-            overrides=[f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", *overrides],
-        )
+    return compose_run_config([f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", *overrides])
 
 
 def unlearn_cli(*args: str, cwd: Path, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:

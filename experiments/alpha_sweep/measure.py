@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 from safetensors.torch import load_file
 
+from unlearn.config import compose_config
 from unlearn.labels.generate import generic_labels
 from unlearn.pipeline import LABELS_FILE, Pipeline, _release_memory
 
@@ -35,9 +35,7 @@ ALPHAS = [1.0, 2.5, 5.0, 10.0, 20.0]
 
 
 def pipeline(overrides: list[str], out: Path) -> Pipeline:
-    with initialize_config_dir(config_dir=str(HERE.parents[1] / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"paths.output_dir={out}", *overrides])
-    return Pipeline(cfg, out)
+    return Pipeline(compose_config([f"paths.output_dir={out}", *overrides]), out)
 
 
 def cache_with_reinforced_model(overrides: list[str], out: Path) -> Path:

@@ -14,9 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
 from unlearn.anchors.dictionary import load_dictionary
+from unlearn.config import compose_config
 from unlearn.pipeline import Pipeline
 
 HERE = Path(__file__).resolve().parent
@@ -25,9 +24,7 @@ REPORTED = ["probe/forget_recall", "probe/retain_recall", "familiarity_completio
 
 
 def pipeline(overrides: list[str], out: Path) -> Pipeline:
-    with initialize_config_dir(config_dir=str(HERE.parents[1] / "conf"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"paths.output_dir={out}", *overrides])
-    return Pipeline(cfg, out)
+    return Pipeline(compose_config([f"paths.output_dir={out}", *overrides]), out)
 
 
 def discovery(overrides: list[str], out: Path) -> list[dict]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
+from unlearn.config import compose_config
 from unlearn.pipeline import run
 
-CONF = Path(__file__).resolve().parents[2] / "conf"
 # Probe recall and perplexity decide these experiments; the other evaluators are left out to save time.
 LEFT_OUT = ("familiarity_completion", "familiarity_probability", "lm_eval", "verbatim", "knowledge_qa", "mia")
 PROBES_ONLY = [f"~evaluator.{name}" for name in LEFT_OUT]
@@ -17,8 +15,7 @@ PROBES_ONLY = [f"~evaluator.{name}" for name in LEFT_OUT]
 
 def run_variant(cache_dir: str, run_dir: Path, overrides: list[str]) -> dict:
     """The report of `python -m unlearn <overrides>`, written into run_dir."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=[f"paths.cache_dir={cache_dir}", f"paths.output_dir={run_dir}", *PROBES_ONLY, *overrides])
+    cfg = compose_config([f"paths.cache_dir={cache_dir}", f"paths.output_dir={run_dir}", *PROBES_ONLY, *overrides])
     return run(cfg, run_dir)
 
 
