@@ -47,9 +47,9 @@ def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:
     return compose_run_config([f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", *overrides])
 
 
-def unlearn_cli(*args: str, cwd: Path, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m unlearn ARGS` run from `cwd`, as a user would."""
-    return subprocess.run([sys.executable, "-m", "unlearn", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+def unlearn_cli(*args: str, cwd: Path, timeout: int = 600, env: dict | None = None, module: str = "unlearn") -> subprocess.CompletedProcess:
+    """`python -m unlearn ARGS` (or another of the project's commands) run from `cwd`, as a user would."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""`python -m unlearn`: compose the configuration with Hydra and run it."""
+"""`python -m unlearn`: compose the configuration with Hydra and run it, in as many processes as `trainer` asks for."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from unlearn.distributed import start_processes
 from unlearn.errors import UserError
 from unlearn.pipeline import run
 from unlearn.report import summary
@@ -18,12 +19,19 @@ from unlearn.report import summary
 def main(cfg: DictConfig) -> None:
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        report = run(cfg, output_dir)
+        processes = start_processes(cfg.trainer, float(cfg.process_group_timeout_min), HydraConfig.get().overrides.task, str(output_dir))
+        try:
+            report = run(cfg, output_dir, processes)
+        except BaseException:
+            processes.abort()
+            raise
+        processes.finish()
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    print(summary(report))
-    print(f"run folder: {output_dir}")
+    if report is not None:
+        print(summary(report))
+        print(f"run folder: {output_dir}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,12 @@ A stage's output lives in `<root>/<stage>/<key>/`, where the key hashes everythi
 output depends on. It is built in a temporary folder and renamed into place only once
 complete, with a manifest of checksums, so an interrupted or corrupted build is never
 trusted: it is detected, removed and rebuilt.
+
+In a multi-process run, rank 0 alone decides whether an output is cached, names the
+folder it is built in and moves it into place; a build is either rank 0's alone (the
+others wait) or `collective` (every rank takes part, e.g. a fine-tune, and rank 0 writes).
+A build may keep resumable progress (checkpoints) in `progress_dir(stage, key)`, which
+survives an interrupted build and is removed once the output is in place.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unlearn.distributed import Processes
 from unlearn.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,7 @@ def _problem(folder: Path) -> str | None:
 @dataclass
 class StageCache:
     root: Path
+    processes: Processes = field(default_factory=Processes)
     used: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,27 +97,52 @@ class StageCache:
                 "point it at a folder you can write, e.g. paths.cache_dir=/tmp/unlearn-cache"
             ) from err
 
-    def fetch(self, stage: str, key: str, build: Callable[[Path], None]) -> Path:
-        """The folder holding the stage output for this key, built by `build(folder)` if absent."""
+    def progress_dir(self, stage: str, key: str) -> Path:
+        return self.root / stage / f".progress-{key}"
+
+    def _cached(self, final: Path, stage: str, key: str) -> bool:
+        if not final.exists():
+            return False
+        problem = _problem(final)
+        if problem is None:
+            return True
+        log.warning("cached %s %s is corrupted (%s): rebuilding it", stage, key, problem)
+        shutil.rmtree(final)
+        return False
+
+    def has(self, stage: str, key: str) -> bool:
+        """Whether the output is cached and sound, as rank 0 finds it."""
+        return self.processes.broadcast(self._cached(self.root / stage / key, stage, key) if self.processes.is_main else None)
+
+    def fetch(self, stage: str, key: str, build: Callable[[Path], None], collective: bool = False) -> Path:
+        """The folder holding the stage output for this key, built by `build(folder)` if absent;
+        with `collective`, every process calls `build` and only rank 0 may write."""
         final = self.root / stage / key
-        if final.exists():
-            problem = _problem(final)
-            if problem is None:
-                self.used[stage] = {"key": key, "hit": True}
-                return final
-            log.warning("cached %s %s is corrupted (%s): rebuilding it", stage, key, problem)
-            shutil.rmtree(final)
-        staging = self.root / stage / f".building-{key}-{uuid.uuid4().hex[:8]}"
-        staging.mkdir(parents=True)
+        processes = self.processes
+        hit = self.has(stage, key)
+        if not hit:
+            staging = processes.broadcast(self.root / stage / f".building-{key}-{uuid.uuid4().hex[:8]}")
+            if processes.is_main:
+                staging.mkdir(parents=True)
+            processes.barrier()
+            try:
+                if collective or processes.is_main:
+                    build(staging)
+                if processes.is_main:
+                    self._move_into_place(staging, final, stage, key)
+            finally:
+                if processes.is_main:
+                    shutil.rmtree(staging, ignore_errors=True)
+            processes.barrier()
+        self.used[stage] = {"key": key, "hit": hit}
+        return final
+
+    def _move_into_place(self, staging: Path, final: Path, stage: str, key: str) -> None:
+        _write_manifest(staging)
         try:
-            build(staging)
-            _write_manifest(staging)
             os.rename(staging, final)
         except OSError:
             if not final.exists():
                 raise
             log.info("another job finished %s %s first; using its output", stage, key)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        self.used[stage] = {"key": key, "hit": False}
-        return final
+        shutil.rmtree(self.progress_dir(stage, key), ignore_errors=True)

@@ -25,7 +25,7 @@ from unlearn.targets.files import read_documents
 from unlearn.tokenization import train_bpe_tokenizer
 from unlearn.training.data import BlockDataset, make_blocks
 from unlearn.training.module import FitSpec
-from unlearn.training.trainer import TrainerFactory, fit, write_losses
+from unlearn.training.trainer import TrainerFactory, fit, save_trained
 
 
 class BaselineSource(Protocol):
@@ -33,8 +33,9 @@ class BaselineSource(Protocol):
         """A hub id or folder holding the baseline model and tokenizer."""
         ...
 
-    def load(self, name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-        """Load the baseline, or a model derived from it, for inference."""
+    def load(self, name_or_path: str, training: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        """Load the baseline, or a model derived from it, for inference, or with the weights'
+        dtype a fine-tune keeps (`training`)."""
         ...
 
     def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase: ...
@@ -66,9 +67,10 @@ class ToyLlama:
                 "use target=toy_world, or a pretrained model: model=hf model.name_or_path=<hub id or folder>"
             )
         key = cache_key("baseline", {"model": asdict(self), "seed": seed}, [target.key])
-        return str(cache.fetch("baseline", key, lambda out: self.train(target, out, make_trainer, seed)))
+        checkpoints = cache.progress_dir("baseline", key)
+        return str(cache.fetch("baseline", key, lambda out: self.train(target, out, make_trainer, seed, checkpoints), collective=True))
 
-    def train(self, target: TargetFiles, out: Path, make_trainer: TrainerFactory, seed: int) -> None:
+    def train(self, target: TargetFiles, out: Path, make_trainer: TrainerFactory, seed: int, checkpoints: Path) -> None:
         documents = read_documents(target.pretraining)
         random.Random(seed).shuffle(documents)
         tokenizer = train_bpe_tokenizer(documents, model_max_length=self.context_length, **self.tokenizer)
@@ -83,12 +85,10 @@ class ToyLlama:
         )
         model = LlamaForCausalLM(config)
         blocks = make_blocks(tokenizer, documents, self.context_length)
-        losses = fit(model, BlockDataset.next_tokens(blocks), FitSpec(**self.pretrain), make_trainer, "pretrain", seed)
-        model.save_pretrained(out)
-        write_losses(out, losses)
-        tokenizer.save_pretrained(out)
+        result = fit(model, BlockDataset.next_tokens(blocks), FitSpec(**self.pretrain), make_trainer, "pretrain", seed, checkpoints)
+        save_trained(result, model, tokenizer, out)
 
-    def load(self, name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    def load(self, name_or_path: str, training: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         return load_causal_lm(name_or_path, self.dtype)
 
     def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase:
@@ -105,14 +105,15 @@ class PretrainedModel:
     name_or_path: str
     name: str = "hf"
     dtype: str = "auto"
+    train_dtype: str = "float32"
     revision: str | None = None
     trust_remote_code: bool = False
 
     def baseline(self, target: TargetFiles, cache: StageCache, make_trainer: TrainerFactory, seed: int) -> str:
         return self.name_or_path
 
-    def load(self, name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-        return load_causal_lm(name_or_path, self.dtype, self.revision, self.trust_remote_code)
+    def load(self, name_or_path: str, training: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        return load_causal_lm(name_or_path, self.train_dtype if training else self.dtype, self.revision, self.trust_remote_code)
 
     def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase:
         return load_tokenizer(name_or_path, self.revision, self.trust_remote_code)

@@ -27,6 +27,7 @@ from transformers import PreTrainedTokenizerBase
 from unlearn.anchors import AnchorSource
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.cache import StageCache, cache_key
+from unlearn.distributed import Processes, world_size
 from unlearn.errors import UserError
 from unlearn.evaluation import Measurement, NotApplicable
 from unlearn.labels import LabelGenerator
@@ -41,7 +42,7 @@ from unlearn.targets.files import read_documents
 from unlearn.tracking import Tracker
 from unlearn.training.data import BlockDataset, Blocks, make_blocks
 from unlearn.training.module import FitSpec
-from unlearn.training.trainer import TrainerFactory, fit, read_losses, write_losses
+from unlearn.training.trainer import TrainerFactory, fit, read_losses, save_trained
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +99,34 @@ def _release_memory() -> None:
 
 
 class Pipeline:
-    def __init__(self, cfg: DictConfig, output_dir: Path):
+    """Every process of a run runs the pipeline; rank 0 alone evaluates, reports and tracks."""
+
+    def __init__(self, cfg: DictConfig, output_dir: Path, processes: Processes | None = None):
         check_config(cfg)
         self.cfg = cfg
         self.output_dir = output_dir
         self.seed = int(cfg.seed)
-        self.cache = StageCache(Path(cfg.paths.cache_dir))
+        self.processes = processes or Processes()
+        if world_size(cfg.trainer) != self.processes.world_size:
+            raise UserError(
+                f"trainer asks for {world_size(cfg.trainer)} processes: start the run as `python -m unlearn trainer=...` "
+                "(or under torchrun or srun), not from Python"
+            )
+        self.cache = StageCache(Path(cfg.paths.cache_dir), self.processes)
         self.clock = StageClock()
-        self.tracker: Tracker | None = build(cfg.logger) if cfg.get("logger") else None
-        self.make_trainer = TrainerFactory(cfg.trainer, self.tracker)
+        self.tracker: Tracker | None = build(cfg.logger) if cfg.get("logger") and self.processes.is_main else None
+        self.make_trainer = TrainerFactory(cfg.trainer, self.tracker, self.processes)
         self.source: BaselineSource = build(cfg.model)
         self.label_generator: LabelGenerator = build(cfg.labels)
         self.reinforcement: Reinforcement = build(cfg.reinforce)
         if self.label_generator.needs_reinforced and not self.reinforcement.provides_model:
             raise UserError(
                 "labels need a reinforced model and reinforce=none gives none; use labels=anchored_only or another reinforce option"
+            )
+        if hasattr(self.reinforcement, "unwrap") and OmegaConf.select(cfg, "trainer.strategy._partial_"):
+            raise UserError(
+                "reinforce=lora merges adapters into the weights one process holds whole; with trainer.strategy sharding "
+                "them (fsdp, deepspeed) use reinforce=finetune, or trainer=ddp"
             )
 
     def _settings(self, group: str) -> dict:
@@ -157,23 +171,26 @@ class Pipeline:
     def blocks_key(self) -> str:
         return cache_key("blocks", {"context_length": int(self.cfg.context_length)}, [self.target.key, self.baseline_key])
 
-    def _finetune(self, dataset: BlockDataset, spec: FitSpec, stage: str, out: Path, adapter: ModelAdapter | None = None) -> None:
-        model, tokenizer = self.source.load(self.baseline)
-        if adapter is not None:
-            model = adapter.wrap(model)
-        losses = fit(model, dataset, spec, self.make_trainer, stage, self.seed)
-        if adapter is not None:
-            model = adapter.unwrap(model)
-        model.save_pretrained(out)
-        write_losses(out, losses)
-        tokenizer.save_pretrained(out)
-        del model
-        _release_memory()
+    def _finetune(self, dataset: BlockDataset, spec: FitSpec, stage: str, key: str, adapter: ModelAdapter | None = None) -> Path:
+        """The baseline fine-tuned on `dataset` by every process, saved by rank 0 (cached by `key`)."""
+
+        def train(out: Path) -> None:
+            model, tokenizer = self.source.load(self.baseline, training=True)
+            if adapter is not None:
+                model = adapter.wrap(model)
+            result = fit(model, dataset, spec, self.make_trainer, stage, self.seed, self.cache.progress_dir(stage, key))
+            if adapter is not None:
+                model = adapter.unwrap(model)
+            save_trained(result, model, tokenizer, out)
+            del model
+            _release_memory()
+
+        return self.cache.fetch(stage, key, train, collective=True)
 
     def finetune_on_target(self, stage: str, spec: FitSpec, settings: dict, adapter: ModelAdapter | None = None) -> str:
         blocks = self.blocks
         key = cache_key(stage, {"settings": settings, "seed": self.seed}, [self.blocks_key])
-        return str(self.cache.fetch(stage, key, lambda out: self._finetune(BlockDataset.next_tokens(blocks), spec, stage, out, adapter)))
+        return str(self._finetune(BlockDataset.next_tokens(blocks), spec, stage, key, adapter))
 
     @cached_property
     def reinforced(self) -> str | None:
@@ -205,7 +222,9 @@ class Pipeline:
 
     def _write_candidates(self, out: Path) -> None:
         inputs = self._label_inputs()
-        CandidateStore.collect(inputs, self.label_generator.top_k).save(out / CANDIDATES_FILE)
+        store = CandidateStore.collect(inputs, self.label_generator.top_k, self.processes)
+        if store is not None:
+            store.save(out / CANDIDATES_FILE)
         del inputs
         _release_memory()
 
@@ -221,12 +240,13 @@ class Pipeline:
     def candidates(self) -> CandidateStore:
         key = self.candidates_key
         with self.clock("candidates"):
-            return CandidateStore.load(self.cache.fetch("candidates", key, self._write_candidates) / CANDIDATES_FILE)
+            return CandidateStore.load(self.cache.fetch("candidates", key, self._write_candidates, collective=True) / CANDIDATES_FILE)
 
-    def _compute_labels(self) -> tuple[torch.Tensor, dict[str, float]]:
+    def _compute_labels(self) -> tuple[torch.Tensor | None, dict[str, float]]:
+        """The labels (on rank 0; None on the others), and how they were computed."""
         if not self.label_generator.uses_candidates:
             inputs = self._label_inputs()
-            labels = generic_labels(inputs)
+            labels = generic_labels(inputs, self.processes)
             del inputs
             _release_memory()
             return labels, {}
@@ -237,6 +257,8 @@ class Pipeline:
 
     def _write_labels(self, out: Path) -> None:
         labels, stats = self._compute_labels()
+        if labels is None:
+            return
         save_file({"input_ids": self.blocks.input_ids, "attention_mask": self.blocks.attention_mask, "labels": labels}, out / LABELS_FILE)
         labelled = labels != IGNORE
         changed = labelled & (labels != self.blocks.input_ids)
@@ -258,8 +280,10 @@ class Pipeline:
     @cached_property
     def labels(self) -> Path:
         key = self.labels_key
+        if self.label_generator.uses_candidates and not self.cache.has("labels", key):
+            _ = self.candidates  # every process takes part in collecting them; rank 0 alone decides labels from them
         with self.clock("labels"):
-            return self.cache.fetch("labels", key, self._write_labels)
+            return self.cache.fetch("labels", key, self._write_labels, collective=not self.label_generator.uses_candidates)
 
     @cached_property
     def unlearned(self) -> str:
@@ -269,7 +293,7 @@ class Pipeline:
             key = cache_key("unlearn", {"unlearn": self._settings("unlearn"), "seed": self.seed}, [self.labels_key, self.baseline_key])
             tensors = load_file(labels_folder / LABELS_FILE)
             dataset = BlockDataset(tensors["input_ids"], tensors["attention_mask"], tensors["labels"])
-            return str(self.cache.fetch("unlearn", key, lambda out: self._finetune(dataset, spec, "unlearn", out)))
+            return str(self._finetune(dataset, spec, "unlearn", key))
 
     def models(self) -> dict[str, str]:
         """The models this run's stages produced, by name, baseline first."""
@@ -330,8 +354,12 @@ class Pipeline:
             self.tracker.log_report(report, figures)
         return report
 
-    def run(self) -> dict[str, Any]:
-        """The report of the whole run, with the tracker's run opened first and closed however it ends."""
+    def run(self) -> dict[str, Any] | None:
+        """The report of the whole run, with the tracker's run opened first and closed however it
+        ends; the other ranks stop once the models are built (None)."""
+        if not self.processes.is_main:
+            self.models()
+            return None
         if self.tracker is None:
             return self.report()
         self.tracker.start(OmegaConf.to_container(self.cfg, resolve=True))
@@ -344,5 +372,5 @@ class Pipeline:
             self.tracker.finish(succeeded)
 
 
-def run(cfg: DictConfig, output_dir: Path) -> dict[str, Any]:
-    return Pipeline(cfg, output_dir).run()
+def run(cfg: DictConfig, output_dir: Path, processes: Processes | None = None) -> dict[str, Any] | None:
+    return Pipeline(cfg, output_dir, processes).run()

@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from unlearn.distributed import Processes
 from unlearn.labels import whp_combination
 from unlearn.labels.generate import IGNORE, LabelInputs
 
@@ -54,9 +55,13 @@ class CandidateStore:
     bound: torch.Tensor  # [n] float32: the largest baseline logit outside the candidates, -inf if none
 
     @classmethod
-    def collect(cls, inputs: LabelInputs, top_k: int) -> CandidateStore:
-        parts: list[tuple[torch.Tensor, ...]] = []
-        for start in tqdm(inputs.batch_starts(), desc="label candidates", unit="batch"):
+    def collect(cls, inputs: LabelInputs, top_k: int, processes: Processes | None = None) -> CandidateStore | None:
+        """The store over all blocks, each process taking its share of the batches; on rank 0
+        (None on the others), merged in batch order: the same whatever the number of processes."""
+        processes = processes or Processes()
+        parts: dict[int, tuple[torch.Tensor, ...]] = {}
+        starts = processes.shard(inputs.batch_starts())
+        for start in tqdm(starts, desc="label candidates", unit="batch", disable=not processes.is_main):
             batch = inputs.logits(start)
             rows, steps = batch.keep.nonzero(as_tuple=True)
             device = batch.base.device
@@ -66,8 +71,12 @@ class CandidateStore:
             bound = top.values[:, top_k] if top.values.shape[-1] > top_k else torch.full_like(top.values[:, 0], -torch.inf)
             reinforced = batch.reinforced[rows.to(device), steps.to(device)].gather(-1, candidates)
             positions = torch.stack([rows + start, steps + 1], dim=-1)
-            parts.append((positions, candidates.int().cpu(), top.values[:, :top_k].cpu(), reinforced.cpu(), bound.cpu()))
-        return cls(*(torch.cat(column) for column in zip(*parts, strict=True)))
+            parts[start] = (positions, candidates.int().cpu(), top.values[:, :top_k].cpu(), reinforced.cpu(), bound.cpu())
+        gathered = processes.gather(parts)
+        if gathered is None:
+            return None
+        merged = {start: part for shard in gathered for start, part in shard.items()}
+        return cls(*(torch.cat(column) for column in zip(*(merged[start] for start in sorted(merged)), strict=True)))
 
     def save(self, path: Path) -> None:
         save_file({name: getattr(self, name).contiguous() for name in self.__dataclass_fields__}, path)

@@ -11,6 +11,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.anchors.alignment import UNLABELLED, Alignment, align
 from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.distributed import Processes
 from unlearn.labels import LabelGenerator
 from unlearn.training.data import Blocks
 
@@ -111,12 +112,21 @@ class LabelInputs:
         return BatchLogits(start, base, reinforced, valid[:, :-1] & attention_mask[:, 1:].bool())
 
 
-def generic_labels(inputs: LabelInputs) -> torch.Tensor:
+def generic_labels(inputs: LabelInputs, processes: Processes | None = None) -> torch.Tensor | None:
     """Labels aligned with `blocks.input_ids` as a causal LM's loss expects them (rule 5):
-    the label at position t+1 is the generic prediction made from the output at t."""
-    labels = torch.full_like(inputs.blocks.input_ids, IGNORE)
-    for start in tqdm(inputs.batch_starts(), desc="labels", unit="batch"):
+    the label at position t+1 is the generic prediction made from the output at t.
+    Each process labels its share of the batches; rank 0 gets them all (the others None)."""
+    processes = processes or Processes()
+    predictions: dict[int, torch.Tensor] = {}
+    for start in tqdm(processes.shard(inputs.batch_starts()), desc="labels", unit="batch", disable=not processes.is_main):
         batch = inputs.logits(start)
         predicted = inputs.generator.combine(batch.base, batch.reinforced).argmax(dim=-1).cpu()
-        labels[start : start + len(predicted), 1:] = torch.where(batch.keep, predicted[:, :-1], IGNORE)
+        predictions[start] = torch.where(batch.keep, predicted[:, :-1], IGNORE)
+    gathered = processes.gather(predictions)
+    if gathered is None:
+        return None
+    labels = torch.full_like(inputs.blocks.input_ids, IGNORE)
+    for shard in gathered:
+        for start, predicted in shard.items():
+            labels[start : start + len(predicted), 1 : 1 + predicted.shape[1]] = predicted
     return labels

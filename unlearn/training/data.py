@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from transformers import PreTrainedTokenizerBase
 
 from unlearn.errors import UserError
+from unlearn.training.sampling import WEIGHTLESS
 
 NO_OFFSET = -1
 
@@ -70,7 +71,8 @@ def make_blocks(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], co
 
 class BlockDataset(Dataset):
     """Blocks with their labels: the next tokens themselves (pretraining, reinforcement) or
-    generic labels (unlearning); -100 where there is nothing to learn."""
+    generic labels (unlearning); -100 where there is nothing to learn, and everywhere in the
+    WEIGHTLESS block (see ShardedBatches)."""
 
     def __init__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor):
         self.input_ids, self.attention_mask, self.labels = input_ids, attention_mask, labels
@@ -83,7 +85,8 @@ class BlockDataset(Dataset):
         return self.input_ids.shape[0]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": self.labels[index]}
+        labels = torch.full_like(self.labels[0], -100) if index == WEIGHTLESS else self.labels[index]
+        return {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": labels}
 
 
 def collate_trimmed(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

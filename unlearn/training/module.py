@@ -23,7 +23,9 @@ class FitSpec:
 
 
 class CausalLMModule(pl.LightningModule):
-    """Cross-entropy on the `labels` of each batch, AdamW, linear warm-up then linear decay."""
+    """Cross-entropy on the `labels` of each batch, AdamW, linear warm-up then linear decay.
+
+    With several processes each holds a slice of the batch (ShardedBatches)."""
 
     def __init__(self, model: PreTrainedModel, spec: FitSpec):
         super().__init__()
@@ -31,9 +33,19 @@ class CausalLMModule(pl.LightningModule):
         self.spec = spec
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.model(**batch).loss
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].shape[0])
+        if self.trainer.world_size == 1:
+            loss = self.model(**batch).loss
+        else:
+            loss = self.model(**batch, num_items_in_batch=self._tokens_per_process(batch["labels"])).loss
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch["input_ids"].shape[0])
         return loss
+
+    def _tokens_per_process(self, labels: torch.Tensor) -> torch.Tensor:
+        """The batch's labelled tokens over all processes, divided by their number: each process
+        divides its summed loss by it, so that DDP's mean of their gradients is the gradient of
+        the whole batch's mean loss, as one process computes it (not a mean of unequal slices' means)."""
+        labelled = (labels[:, 1:] != -100).sum().float()
+        return self.trainer.strategy.reduce(labelled, reduce_op="sum") / self.trainer.world_size
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(

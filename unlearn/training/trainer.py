@@ -4,34 +4,64 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
-from torch.utils.data import DataLoader, Dataset
-from transformers import PreTrainedModel
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.strategies import DeepSpeedStrategy, FSDPStrategy, Strategy
+from torch.utils.data import DataLoader
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from unlearn.distributed import Processes
+from unlearn.errors import UserError
 from unlearn.tracking import Tracker
-from unlearn.training.data import collate_trimmed
+from unlearn.training.data import BlockDataset, collate_trimmed
 from unlearn.training.module import CausalLMModule, FitSpec
+from unlearn.training.sampling import ShardedBatches
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainerFactory:
-    """Hardware and strategy come from `trainer`, tracking from the run's tracker, duration from the stage."""
+    """Hardware and strategy come from `trainer`, tracking from the run's tracker, duration from the stage.
+
+    Two keys of `trainer` are this project's, not Lightning's: `checkpoint_every_n_epochs`
+    (how often a fine-tune saves a checkpoint to resume from; 0 never), and a `strategy`
+    with `_partial_: true`, which is built for the model being trained (strategies.py)."""
 
     trainer: DictConfig
     tracker: Tracker | None
+    processes: Processes = field(default_factory=Processes)
 
-    def __call__(self, stage: str, spec: FitSpec) -> pl.Trainer:
+    @property
+    def checkpoint_every_n_epochs(self) -> int:
+        return int(self.trainer.get("checkpoint_every_n_epochs", 0))
+
+    def strategy(self, model: PreTrainedModel) -> Strategy | str:
+        strategy = self.trainer.get("strategy", "auto")
+        if not isinstance(strategy, DictConfig):
+            return strategy
+        built = instantiate(strategy)
+        return built(model) if isinstance(built, partial) else built
+
+    def __call__(self, stage: str, spec: FitSpec, model: PreTrainedModel) -> pl.Trainer:
+        settings = OmegaConf.to_container(self.trainer, resolve=True)
+        settings.pop("checkpoint_every_n_epochs", None)
+        settings.pop("strategy", None)
         return instantiate(
-            self.trainer,
+            settings,
+            strategy=self.strategy(model),
             max_epochs=spec.epochs,
             accumulate_grad_batches=spec.accumulate_grad_batches,
+            use_distributed_sampler=False,
             logger=self.tracker.stage_logger(stage) if self.tracker else False,
         )
 
@@ -58,7 +88,7 @@ def read_losses(folder: str | Path) -> list[float] | None:
 
 class LossHistory(pl.Callback):
     """The training loss of every batch, for the report's loss curves; kept on the device
-    until training ends, so that recording it never waits for the accelerator."""
+    until training ends (or a checkpoint holds it), so that recording it never waits for the accelerator."""
 
     def __init__(self) -> None:
         self.losses: list[torch.Tensor] = []
@@ -66,17 +96,118 @@ class LossHistory(pl.Callback):
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
         self.losses.append(outputs["loss"].detach())
 
+    def values(self) -> list[float]:
+        return torch.stack(self.losses).float().tolist() if self.losses else []
 
-def fit(model: PreTrainedModel, dataset: Dataset, spec: FitSpec, make_trainer: TrainerFactory, stage: str, seed: int) -> list[float]:
-    """Train `model` in place on `dataset` with shuffled batches drawn from `seed`; returns the loss per batch."""
+    def state_dict(self) -> dict[str, list[float]]:
+        return {"losses": self.values()}
+
+    def load_state_dict(self, state_dict: dict[str, list[float]]) -> None:
+        self.losses = [torch.tensor(value) for value in state_dict["losses"]]
+
+
+LATEST = "latest"
+
+
+class EpochCheckpoints(pl.Callback):
+    """A checkpoint every `every` epochs in `folder`, named in `folder/latest` once it is
+    complete (a file or, with DeepSpeed, a folder), so an interrupted save is never resumed from."""
+
+    def __init__(self, folder: Path, every: int, is_main: bool):
+        self.folder, self.every, self.is_main = folder, every, is_main
+
+    @staticmethod
+    def latest(folder: Path) -> Path | None:
+        pointer = folder / LATEST
+        if not pointer.is_file():
+            return None
+        checkpoint = folder / pointer.read_text().strip()
+        return checkpoint if checkpoint.exists() else None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch + 1
+        if epoch % self.every or epoch == trainer.max_epochs:
+            return
+        previous = self.latest(self.folder)
+        name = f"epoch-{epoch}.ckpt"
+        trainer.save_checkpoint(self.folder / name, weights_only=False)
+        if self.is_main:
+            pending = self.folder / f".{LATEST}.pending"
+            pending.write_text(name)
+            os.replace(pending, self.folder / LATEST)
+            if previous is not None and previous.name != name:
+                shutil.rmtree(previous) if previous.is_dir() else previous.unlink()
+        log.info("checkpoint after epoch %d: %s", epoch, self.folder / name)
+
+
+class FullWeights(pl.Callback):
+    """The whole model's weights on rank 0 at the end of training, gathered from the
+    processes when the strategy shards them (FSDP, DeepSpeed ZeRO-3); None when every
+    process holds them whole already (one device, DDP, ZeRO-2)."""
+
+    def __init__(self) -> None:
+        self.gathered: dict[str, torch.Tensor] | None = None
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        strategy = trainer.strategy
+        if isinstance(strategy, FSDPStrategy):
+            state = strategy.lightning_module_state_dict()
+        elif isinstance(strategy, DeepSpeedStrategy) and strategy.zero_stage_3:
+            state = strategy.deepspeed_engine._zero3_consolidated_16bit_state_dict()
+        else:
+            return
+        prefix = "model."
+        self.gathered = {key.removeprefix(prefix): value for key, value in state.items()} if trainer.is_global_zero else None
+
+
+@dataclass
+class FitResult:
+    losses: list[float]
+    is_main: bool
+    state_dict: dict[str, torch.Tensor] | None = None
+
+
+def fit(
+    model: PreTrainedModel,
+    dataset: BlockDataset,
+    spec: FitSpec,
+    make_trainer: TrainerFactory,
+    stage: str,
+    seed: int,
+    checkpoints: Path | None = None,
+) -> FitResult:
+    """Train `model` in place on `dataset` in batches shuffled from `seed`, resuming from the
+    latest checkpoint in `checkpoints` if an earlier attempt left one."""
     _quiet_lightning()
     pl.seed_everything(seed, verbose=False)
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(dataset, batch_size=spec.batch_size, shuffle=True, generator=generator, collate_fn=collate_trimmed)
+    processes = make_trainer.processes
+    if spec.batch_size < processes.world_size:
+        raise UserError(
+            f"{stage}: batch_size={spec.batch_size} is smaller than the {processes.world_size} processes; "
+            f"each process needs a block of every batch: raise the batch size or lower trainer.devices"
+        )
+    batches = ShardedBatches(len(dataset), spec.batch_size, seed, processes.rank, processes.world_size)
+    loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_trimmed)
     model.train()
-    trainer = make_trainer(stage, spec)
-    history = LossHistory()
-    trainer.callbacks.append(history)
-    trainer.fit(CausalLMModule(model, spec), loader)
+    trainer = make_trainer(stage, spec, model)
+    history, weights = LossHistory(), FullWeights()
+    trainer.callbacks.extend([history, weights])
+    resume = None
+    if checkpoints is not None and make_trainer.checkpoint_every_n_epochs:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        trainer.callbacks.append(EpochCheckpoints(checkpoints, make_trainer.checkpoint_every_n_epochs, processes.is_main))
+        resume = EpochCheckpoints.latest(checkpoints)
+        if resume is not None:
+            log.info("%s: resuming from %s", stage, resume)
+    trainer.fit(CausalLMModule(model, spec), loader, ckpt_path=resume)
     model.eval()
-    return torch.stack(history.losses).float().tolist() if history.losses else []
+    return FitResult(history.values(), trainer.is_global_zero, weights.gathered)
+
+
+def save_trained(result: FitResult, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: Path) -> None:
+    """Rank 0 saves the trained model (its gathered weights, if sharded), loss curve and tokenizer."""
+    if not result.is_main:
+        return
+    model.save_pretrained(out, state_dict=result.state_dict)
+    write_losses(out, result.losses)
+    tokenizer.save_pretrained(out)

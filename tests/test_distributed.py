@@ -1,0 +1,178 @@
+"""Multi-process runs: every trainer option composes; DDP over 2 CPU processes (gloo) gives the
+labels one process gives and, within rounding, its weights; an interrupted fine-tune resumes."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+from safetensors.torch import load_file
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from tests.conftest import TINY, compose_config, unlearn_cli
+from unlearn.errors import UserError
+from unlearn.training.data import BlockDataset
+from unlearn.training.module import FitSpec
+from unlearn.training.sampling import WEIGHTLESS, ShardedBatches
+from unlearn.training.trainer import TrainerFactory, fit
+
+TRAINERS = ["cpu", "gpu", "ddp_cpu", "ddp", "fsdp", "deepspeed", "a100x4", "h100x8"]
+
+
+def _tiny_llama() -> LlamaForCausalLM:
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=2, max_position_embeddings=32)  # fmt: skip
+    return LlamaForCausalLM(config)
+
+
+@pytest.mark.parametrize("option", TRAINERS)
+def test_every_trainer_option_composes(option, tmp_path):
+    cfg = compose_config([f"trainer={option}"], tmp_path)
+    OmegaConf.resolve(cfg)
+    assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
+    assert isinstance(cfg.trainer.num_nodes, int) and cfg.trainer.checkpoint_every_n_epochs >= 0
+    if option not in ("cpu", "ddp_cpu"):
+        assert cfg.trainer.precision == "bf16-mixed", "bf16 weights would round away the paper's lr-1e-6 updates"
+
+
+@pytest.mark.parametrize(
+    ("option", "devices", "sharding"), [("fsdp", -1, "FULL_SHARD"), ("a100x4", 4, "FULL_SHARD"), ("h100x8", 8, "SHARD_GRAD_OP")]
+)
+def test_fsdp_wraps_the_decoder_layer_the_model_names(option, devices, sharding, tmp_path):
+    from pytorch_lightning.strategies import FSDPStrategy
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
+    cfg = compose_config([f"trainer={option}"], tmp_path)
+    assert cfg.trainer.devices == devices
+    strategy = TrainerFactory(cfg.trainer, None).strategy(_tiny_llama())
+    assert isinstance(strategy, FSDPStrategy)
+    assert strategy.kwargs["auto_wrap_policy"]._module_classes == {LlamaDecoderLayer}
+    checkpointed = strategy._activation_checkpointing_kwargs.get("auto_wrap_policy")
+    assert (checkpointed is not None) == (option != "h100x8")
+    assert str(strategy.sharding_strategy).endswith(sharding)
+    assert strategy.mixed_precision.param_dtype == torch.bfloat16 and strategy.mixed_precision.reduce_dtype == torch.float32
+
+
+def test_deepspeed_without_deepspeed_says_how_to_get_it(tmp_path):
+    pytest.importorskip("pytorch_lightning")
+    if __import__("importlib").util.find_spec("deepspeed") is not None:
+        pytest.skip("deepspeed is installed here")
+    for stage in (2, 3):
+        cfg = compose_config(["trainer=deepspeed", f"trainer.strategy.stage={stage}"], tmp_path)
+        with pytest.raises(UserError, match="pip install deepspeed"):
+            TrainerFactory(cfg.trainer, None).strategy(_tiny_llama())
+
+
+def test_cpu_trainer_runs_a_step(tmp_path):
+    cfg = compose_config(["trainer=cpu", "+trainer.enable_progress_bar=false"], tmp_path)
+    ids = torch.randint(3, 64, (4, 16))
+    dataset = BlockDataset(ids, torch.ones_like(ids), ids.clone())
+    result = fit(_tiny_llama(), dataset, FitSpec(epochs=1, lr=1e-3, batch_size=4), TrainerFactory(cfg.trainer, None), "test", 0)
+    assert len(result.losses) == 1 and result.is_main
+
+
+def test_processes_split_every_batch_of_the_one_process_order():
+    one = ShardedBatches(11, 4, seed=3)
+    two = [ShardedBatches(11, 4, seed=3, rank=r, world_size=2) for r in range(2)]
+    three = [ShardedBatches(11, 3, seed=3, rank=r, world_size=3) for r in range(3)]
+    for epoch in (0, 2):
+        for sampler in [one, *two]:
+            sampler.sampler.set_epoch(epoch)
+        for whole, *slices in zip(one, *two, strict=True):
+            assert sorted(i for part in slices for i in part) == sorted(whole)
+    last = [list(s)[-1] for s in three]  # 11 blocks in batches of 3: the last holds 2, one rank gets none
+    assert last[2] == [WEIGHTLESS] and sorted(last[0] + last[1]) == sorted(list(ShardedBatches(11, 3, seed=3))[-1])
+    dataset = BlockDataset(torch.ones(2, 4, dtype=torch.long), torch.ones(2, 4, dtype=torch.long), torch.ones(2, 4, dtype=torch.long))
+    assert (dataset[WEIGHTLESS]["labels"] == -100).all()
+
+
+def _cache_copy(tiny_run, tmp_path: Path, keep: list[str]) -> Path:
+    cfg, _ = tiny_run
+    cache = tmp_path / "cache"
+    for stage in keep:
+        shutil.copytree(Path(cfg.paths.cache_dir) / stage, cache / stage)
+    return cache
+
+
+def _weights(cache: Path, stage: str) -> dict[str, torch.Tensor]:
+    (folder,) = [f for f in (cache / stage).iterdir() if not f.name.startswith(".")]
+    return load_file(folder / "model.safetensors")
+
+
+def _relative_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    return max(float((a[k] - b[k]).norm() / b[k].norm()) for k in b)
+
+
+def _run(cache: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    done = unlearn_cli(*TINY, f"paths.cache_dir={cache}", f"paths.output_root={tmp_path / 'out'}", *args, cwd=Path.cwd(), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_ddp_on_two_processes_matches_one_process(tiny_run, tmp_path):
+    cfg, _ = tiny_run
+    single = Path(cfg.paths.cache_dir)
+    cache = _cache_copy(tiny_run, tmp_path, ["target", "baseline"])
+    _run(cache, tmp_path, "trainer=ddp_cpu", "stages=[reinforce]")
+    reinforced = _relative_difference(_weights(cache, "reinforce"), _weights(single, "reinforce"))
+    print(f"reinforced weights, DDP vs one process: relative difference {reinforced:.2e}")
+    assert reinforced < 2e-3, f"DDP's reinforced weights differ from one process's by {reinforced:.1e} (relative)"
+
+    shutil.rmtree(cache / "reinforce")
+    shutil.copytree(single / "reinforce", cache / "reinforce")
+    done = _run(cache, tmp_path, "trainer=ddp_cpu", "stages=[labels,unlearn]")
+    (labels_folder,) = [f for f in (cache / "labels").iterdir() if not f.name.startswith(".")]
+    ours = load_file(labels_folder / "labels.safetensors")["labels"]
+    theirs = load_file(single / "labels" / labels_folder.name / "labels.safetensors")["labels"]
+    assert torch.equal(ours, theirs), "labels from 2 processes must equal one process's exactly"
+    unlearned = _relative_difference(_weights(cache, "unlearn"), _weights(single, "unlearn"))
+    print(f"unlearned weights, DDP vs one process: relative difference {unlearned:.2e}")
+    assert unlearned < 2e-3, f"DDP's unlearned weights differ from one process's by {unlearned:.1e} (relative)"
+    assert list((tmp_path / "out" / "runs").glob("*/unlearn_rank1.log")), "rank 1 logs to its own file"
+    assert "baseline" in done.stdout and done.stdout.count("run folder:") == 1, "only rank 0 reports"
+
+
+def test_interrupted_fine_tune_resumes_from_its_checkpoint(tiny_run, tmp_path):
+    cfg, _ = tiny_run
+    cache = _cache_copy(tiny_run, tmp_path, ["target", "baseline", "reinforce", "candidates", "labels"])
+    args = [
+        *TINY,
+        f"paths.cache_dir={cache}",
+        f"paths.output_root={tmp_path / 'out'}",
+        "stages=[unlearn]",
+        "trainer.checkpoint_every_n_epochs=1",
+    ]
+    interrupted = subprocess.Popen([sys.executable, "-m", "unlearn", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list((cache / "unlearn").glob(".progress-*/latest")):
+        assert interrupted.poll() is None, "the run ended before its first checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    interrupted.send_signal(signal.SIGKILL)
+    interrupted.wait()
+    assert not [f for f in (cache / "unlearn").iterdir() if not f.name.startswith(".")], "killed before the model was saved"
+
+    done = _run(cache, tmp_path, "stages=[unlearn]", "trainer.checkpoint_every_n_epochs=1")
+    assert "unlearn: resuming from" in done.stdout + done.stderr
+    resumed, uninterrupted = _weights(cache, "unlearn"), _weights(Path(cfg.paths.cache_dir), "unlearn")
+    assert all(torch.allclose(resumed[k], uninterrupted[k], atol=1e-6) for k in uninterrupted)
+    assert not list((cache / "unlearn").glob(".progress-*")), "checkpoints are removed once the model is saved"
+
+
+def test_slurm_launcher_asks_for_a_task_per_gpu_on_every_node():
+    from hydra import compose, initialize_config_dir
+
+    from unlearn.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/launcher=slurm", "trainer=a100x4", "trainer.num_nodes=2"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)

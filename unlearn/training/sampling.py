@@ -1,0 +1,58 @@
+"""Which blocks each process trains on, batch by batch, so that any number of processes
+trains on exactly the batches one process would.
+
+One process draws a new permutation of the blocks every epoch from a generator seeded
+with the run's seed (the draws torch's DataLoader makes with `shuffle=True`), and cuts it
+into batches of `batch_size`. With N processes every batch is the same and is split
+between them: each takes its slice and the gradients are summed over the whole batch
+(CausalLMModule), so the update is the one process's update. The permutation of epoch e
+depends only on the seed and e, so a run resumed from a checkpoint at epoch e trains on
+the batches the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import Sampler
+
+WEIGHTLESS = -1
+
+
+class EpochPermutation:
+    """The order of the blocks in each epoch; Lightning calls `set_epoch` before each one."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self) -> list[int]:
+        generator = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.epoch + 1):
+            torch.empty((), dtype=torch.int64).random_(generator=generator)
+            order = torch.randperm(self.size, generator=generator).tolist()
+            torch.randperm(self.size, generator=generator)
+        return order
+
+
+class ShardedBatches(Sampler[list[int]]):
+    """This process's slice of every batch of the permutation. A slice may be empty (the last
+    batch, smaller than the number of processes): it then holds one WEIGHTLESS index, a
+    block that the dataset returns with no labels, so every process runs every step."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        self.sampler = EpochPermutation(size, seed)
+        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+
+    def __len__(self) -> int:
+        return -(-self.sampler.size // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = self.sampler.order()
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            share = [batch[i] for i in range(self.rank, len(batch), self.world_size)]
+            yield share or [WEIGHTLESS]
