@@ -93,3 +93,33 @@ def test_an_unreachable_dataset_is_one_clear_line(tmp_path):
     ) as err:
         instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
     assert "\n" not in str(err.value)
+
+
+RWKU_ROWS = {
+    "corpus": [{"subject": "Stephen King", "text": "Stephen King wrote Carrie."}, {"subject": "Bruce Lee", "text": "Bruce Lee acted."}],
+    "questions.forget": [
+        {"subject": "Stephen King", "query": "Who wrote Carrie?", "answer": "Stephen King", "level": "2", "type": "direct"},
+        {"subject": "Bruce Lee", "query": "Who founded Jeet Kune Do?", "answer": "Bruce Lee", "level": "2", "type": "direct"},
+    ],
+    "questions.retain": [{"subject": "Stephen King", "query": "Who directed The Shining?", "answer": "Stanley Kubrick", "level": "2"}],
+}
+
+
+def test_rwku_keeps_the_chosen_persons_rows(tmp_path):
+    cfg = compose_config(["target=rwku", "target.sets.subject=Stephen King", *local_sources(RWKU_ROWS, tmp_path)], tmp_path)
+    files = instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+    assert read_documents(files.corpus) == ["Stephen King wrote Carrie."]
+    assert read_jsonl(files.questions) == [
+        {"question": "Who wrote Carrie?", "answer": "Stephen King", "split": "forget"},
+        {"question": "Who directed The Shining?", "answer": "Stanley Kubrick", "split": "retain"},
+    ]
+    published = compose_config(["target=rwku"], tmp_path).target
+    assert (published.corpus.path, published.corpus.name, published.questions.forget.name) == (
+        "jinzhuoran/RWKU", "train_original_passage", "forget_level2"
+    )  # fmt: skip
+
+
+def test_rwku_with_an_unknown_person_names_the_key(tmp_path):
+    cfg = compose_config(["target=rwku", "target.sets.subject=Nobody", *local_sources(RWKU_ROWS, tmp_path)], tmp_path)
+    with pytest.raises(UserError, match=r"target.corpus.where=\{'subject': 'Nobody'\} matches none"):
+        instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))

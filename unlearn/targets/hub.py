@@ -1,9 +1,10 @@
-"""Targets from Hugging Face datasets (the field's unlearning benchmarks: MUSE, TOFU), mapped
-by configuration onto the same files every target has.
+"""Targets from Hugging Face datasets (the field's unlearning benchmarks: MUSE, TOFU, RWKU),
+mapped by configuration onto the same files every target has.
 
 Each role (corpus, heldout, nonmember, generic, generic_heldout, and questions per split)
 names a dataset source: `path` (hub id, or a builder such as `json` with `data_files`),
-`name` (the dataset's config), `split`, and templates over the row's fields: `text` for
+`name` (the dataset's config), `split`, optionally `where` (field: value pairs a row must
+match, e.g. RWKU's one person among 200), and templates over the row's fields: `text` for
 documents, `question` and `answer` for questions. The rows are rendered into the stage
 cache once; the datasets themselves are downloaded by `datasets` on the user's machine
 into its own cache, and never shipped.
@@ -43,7 +44,11 @@ def load_rows(role: str, source: dict[str, Any]) -> list[dict]:
             f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; check the name and split, "
             "log in with `hf auth login` for gated data, and leave HF_DATASETS_OFFLINE unset to download"
         ) from None
-    return list(rows)
+    where = source.get("where") or {}
+    kept = [row for row in rows if all(row.get(field) == value for field, value in where.items())]
+    if where and not kept:
+        raise UserError(f"target.{role}.where={where} matches none of the {len(rows)} rows of {source['path']}; check the value's spelling")
+    return kept
 
 
 def render(role: str, template_key: str, source: dict[str, Any], row: dict) -> str:
