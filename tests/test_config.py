@@ -48,6 +48,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("target", "muse_news", "DatasetTarget"),
         ("target", "muse_books", "DatasetTarget"),
         ("target", "tofu", "DatasetTarget"),
+        ("target", "rwku", "DatasetTarget"),
         ("target", "harry_potter", "HarryPotterTarget"),
         ("model", "llama2_7b_chat", "PretrainedModel"),
         ("model", "llama2_7b", "PretrainedModel"),

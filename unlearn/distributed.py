@@ -187,6 +187,8 @@ def start_processes(trainer: DictConfig, timeout_min: float, overrides: Sequence
     os.environ.setdefault("MASTER_PORT", str(cluster.main_port))
     accelerator = trainer.get("accelerator", "cpu")
     backend = "gloo" if accelerator == "cpu" else "nccl"
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(max(1, torch.get_num_threads() // per_node))  # share the cores one process would use
     if backend == "nccl":
         torch.cuda.set_device(cluster.local_rank())
     dist.init_process_group(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -120,6 +121,13 @@ class PretrainedModel:
 
     def max_positions(self, name_or_path: str) -> int:
         return max_positions(name_or_path, self.revision, self.trust_remote_code)
+
+
+def release_memory() -> None:
+    """Return the memory of models the caller has just dropped (GPU memory included)."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def device() -> torch.device:

@@ -7,7 +7,6 @@ recomputes the labels and the unlearning fine-tune and reuses the reinforced mod
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import time
@@ -33,7 +32,7 @@ from unlearn.evaluation import Measurement, NotApplicable
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore
 from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
-from unlearn.models import BaselineSource
+from unlearn.models import BaselineSource, release_memory
 from unlearn.reinforce import ModelAdapter, Reinforcement
 from unlearn.report import write_report
 from unlearn.report.objective import Objective
@@ -89,13 +88,6 @@ def build(node: DictConfig) -> Any:
         if isinstance(err.__cause__, UserError):
             raise err.__cause__ from None
         raise
-
-
-def _release_memory() -> None:
-    """Return the memory of models the caller has just dropped (GPU memory included)."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 class Pipeline:
@@ -183,7 +175,7 @@ class Pipeline:
                 model = adapter.unwrap(model)
             save_trained(result, model, tokenizer, out)
             del model
-            _release_memory()
+            release_memory()
 
         return self.cache.fetch(stage, key, train, collective=True)
 
@@ -215,7 +207,7 @@ class Pipeline:
         return anchors.dictionary(self.target, self.cache)
 
     def _label_inputs(self) -> LabelInputs:
-        """The models label generation reads, loaded now; drop the result and call _release_memory after."""
+        """The models label generation reads, loaded now; drop the result and call release_memory after."""
         baseline, tokenizer = self.source.load(self.baseline)
         reinforced = self.source.load(self.reinforced)[0] if self.label_generator.needs_reinforced else None
         return LabelInputs(self.blocks, self.label_generator, baseline, reinforced, tokenizer, self.dictionary, self.seed)
@@ -226,7 +218,7 @@ class Pipeline:
         if store is not None:
             store.save(out / CANDIDATES_FILE)
         del inputs
-        _release_memory()
+        release_memory()
 
     @cached_property
     def candidates_key(self) -> str:
@@ -248,11 +240,11 @@ class Pipeline:
             inputs = self._label_inputs()
             labels = generic_labels(inputs, self.processes)
             del inputs
-            _release_memory()
+            release_memory()
             return labels, {}
         labels, stats = self.candidates.labels(self.label_generator.alpha, self.blocks.input_ids.shape, self._label_inputs)
         if stats["recomputed_batches"]:
-            _release_memory()
+            release_memory()
         return labels, stats
 
     def _write_labels(self, out: Path) -> None:
@@ -333,7 +325,7 @@ class Pipeline:
                     sides.update(measured.sides)
                     details[model_name].update(measured.tables)
                 del model
-                _release_memory()
+                release_memory()
         return {"models": metrics, "sides": sides, "details": details, "skipped": skipped}
 
     def report(self) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+"""`python -m unlearn.bench`: every stage timed through the framework and the bare loop, with the ratios and the projection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from tests.conftest import unlearn_cli
+from unlearn.config import CONF_DIR
+
+SMALL = ["tokens=6000", "warmup_steps=1", "steps=3", "bench_model.architecture.num_hidden_layers=2", "+trainer.enable_progress_bar=false"]
+
+
+def _bench_config(overrides: list[str], tmp_path: Path):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("bench", overrides=[f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'out'}", *overrides])
+
+
+@pytest.mark.parametrize("option", ["toy", "llama2_7b"])
+def test_every_bench_model_composes(option, tmp_path):
+    cfg = _bench_config([f"bench_model={option}", "trainer=gpu"], tmp_path)
+    OmegaConf.resolve(cfg)
+    assert cfg.bench_model.architecture.hidden_size in (192, 4096)
+
+
+def test_bench_times_every_stage_both_ways(tmp_path):
+    from unlearn.bench.__main__ import run_bench
+
+    results = run_bench(_bench_config([*SMALL, "peak_tflops=1.0"], tmp_path), tmp_path / "out")
+    rows = {(row["stage"], row["path"]): row for row in results["timings"]}
+    assert set(rows) == {(stage, path) for stage in ("reinforce", "labels", "unlearn") for path in ("unlearn", "bare")}
+    for (stage, _), row in rows.items():
+        assert row["steps"] == (3 if stage != "labels" else 4) and row["tokens"] > 0 and row["seconds"] > 0
+        assert row["mfu"] == pytest.approx(row["tokens_per_s"] * row["flops_per_token"] / 1e12), "MFU against the given peak"
+    assert set(rows["reinforce", "bare"]["split_s"]) == {"data", "forward", "backward", "optimizer"}
+    assert all(ratio > 0 for ratio in results["overhead"].values())
+    assert results["labelled_positions"] > 0
+    assert results["projection_s"]["total"] == pytest.approx(sum(v for k, v in results["projection_s"].items() if k != "total"))
+    assert json.loads((tmp_path / "out" / "bench.json").read_text())["overhead"] == results["overhead"]
+    assert "framework overhead" in (tmp_path / "out" / "bench.md").read_text()
+
+
+def test_bench_command_prints_the_table(tmp_path):
+    done = unlearn_cli(
+        *SMALL, f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'out'}", cwd=Path.cwd(), module="unlearn.bench"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| reinforce | bare |" in done.stdout and (tmp_path / "out" / "bench.json").is_file()
+
+
+def test_bench_without_enough_tokens_says_which_key(tmp_path):
+    args = ["tokens=10", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'out'}"]
+    done = unlearn_cli(*args, cwd=Path.cwd(), module="unlearn.bench")
+    assert done.returncode == 2 and "tokens=10" in done.stderr
