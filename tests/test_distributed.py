@@ -176,3 +176,53 @@ def test_slurm_launcher_asks_for_a_task_per_gpu_on_every_node():
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("SlurmLauncher")
     assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 4, 4)
+
+
+class _Recorded(torch.utils.data.Dataset):
+    def __init__(self, size: int):
+        self.size, self.seen = size, []
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        self.seen.append(int(index))
+        return torch.ones(1)
+
+
+class _Fits(__import__("pytorch_lightning").LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+
+    def training_step(self, batch, batch_idx):
+        return (self.weight * batch).sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.0)
+
+
+def test_one_process_trains_on_the_batches_a_shuffled_dataloader_gives():
+    """So that the toy world's recorded results, trained with DataLoader(shuffle=True), still hold."""
+    import pytorch_lightning as pl
+
+    def orders(loader_for) -> list[int]:
+        dataset = _Recorded(37)
+        trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, use_distributed_sampler=False)  # fmt: skip
+        trainer.fit(_Fits(), loader_for(dataset))
+        return dataset.seen
+
+    shuffled = orders(lambda d: torch.utils.data.DataLoader(d, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(5)))
+    ours = orders(lambda d: torch.utils.data.DataLoader(d, batch_sampler=ShardedBatches(len(d), 8, seed=5)))
+    assert ours == shuffled and len(ours) == 3 * 37
+
+
+@pytest.mark.slow
+def test_each_multirun_job_starts_its_own_ranks(tiny_run, tmp_path):
+    cache = _cache_copy(tiny_run, tmp_path, ["target", "baseline", "reinforce", "candidates"])
+    args = [*TINY, f"paths.cache_dir={cache}", f"hydra.sweep.dir={tmp_path / 'sweep'}", "trainer=ddp_cpu", "stages=[labels]"]
+    done = unlearn_cli("-m", *args, "labels.alpha=4,5", cwd=Path.cwd(), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len([f for f in (cache / "labels").iterdir() if not f.name.startswith(".")]) == 2
+    assert sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/unlearn_rank1.log")) == ["0", "1"]

@@ -2,8 +2,11 @@
 trains on exactly the batches one process would.
 
 One process draws a new permutation of the blocks every epoch from a generator seeded
-with the run's seed (the draws torch's DataLoader makes with `shuffle=True`), and cuts it
-into batches of `batch_size`. With N processes every batch is the same and is split
+with the run's seed, making the draws a shuffled torch DataLoader makes under Lightning
+(a base seed for its workers, the permutation, and a second permutation when the sampler
+is run to its end, which happens only to complete a last, partial batch), and cuts it into
+batches of `batch_size`: the batches the project trained on before it ran on several
+processes, so that its recorded results still hold. With N processes every batch is the same and is split
 between them: each takes its slice and the gradients are summed over the whole batch
 (CausalLMModule), so the update is the one process's update. The permutation of epoch e
 depends only on the seed and e, so a run resumed from a checkpoint at epoch e trains on
@@ -23,8 +26,8 @@ WEIGHTLESS = -1
 class EpochPermutation:
     """The order of the blocks in each epoch; Lightning calls `set_epoch` before each one."""
 
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed, self.epoch = size, seed, 0
+    def __init__(self, size: int, seed: int, partial_last_batch: bool):
+        self.size, self.seed, self.partial_last_batch, self.epoch = size, seed, partial_last_batch, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -34,7 +37,8 @@ class EpochPermutation:
         for _ in range(self.epoch + 1):
             torch.empty((), dtype=torch.int64).random_(generator=generator)
             order = torch.randperm(self.size, generator=generator).tolist()
-            torch.randperm(self.size, generator=generator)
+            if self.partial_last_batch:
+                torch.randperm(self.size, generator=generator)
         return order
 
 
@@ -44,7 +48,7 @@ class ShardedBatches(Sampler[list[int]]):
     block that the dataset returns with no labels, so every process runs every step."""
 
     def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
-        self.sampler = EpochPermutation(size, seed)
+        self.sampler = EpochPermutation(size, seed, partial_last_batch=size % batch_size != 0)
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
 
     def __len__(self) -> int:
