@@ -59,7 +59,12 @@ def test_a_misspelt_sweep_parameter_fails_to_compose(tmp_path):
         compose_config(["labels.alpah=5"], tmp_path)
 
 
-@pytest.mark.parametrize("path", SWEEPS, ids=[p.stem for p in SWEEPS])
+# The alpha sweep runs by default; the others (the same command with other values, about
+# 20 s each) with -m slow.
+END_TO_END = [pytest.param(p, id=p.stem, marks=() if p.stem == "alpha" else pytest.mark.slow) for p in SWEEPS]
+
+
+@pytest.mark.parametrize("path", END_TO_END)
 def test_one_point_of_each_sweep_runs_end_to_end_with_wandb_offline(path, tiny_run, tmp_path):
     cfg, _ = tiny_run
     point = first_point(yaml.safe_load(path.read_text())["parameters"])

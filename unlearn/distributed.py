@@ -39,6 +39,8 @@ from unlearn.errors import UserError
 log = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
+# What rank 0 sets in its own environment (and its children's) when it starts the ranks.
+LAUNCH_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Processes:
     world_size: int = 1
     local_rank: int = 0
     children: list[subprocess.Popen] = field(default_factory=list)
+    replaced_environment: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def is_main(self) -> bool:
@@ -88,9 +91,15 @@ class Processes:
             child.kill()
 
     def finish(self) -> None:
-        """Leave the process group; rank 0 waits for the ranks it started and fails if one did."""
+        """Leave the process group; rank 0 waits for the ranks it started and fails if one did,
+        and forgets the launch settings, so that the next job of a multirun starts its own ranks."""
         if dist.is_initialized():
             dist.destroy_process_group()
+        for name, value in self.replaced_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         failed = [child.args for child in self.children if child.wait() != 0]
         if failed:
             raise UserError(f"{len(failed)} of the run's other processes failed; see their logs (unlearn_rank<N>.log) in the run folder")
@@ -157,19 +166,16 @@ def start_processes(trainer: DictConfig, timeout_min: float, overrides: Sequence
         return Processes()
     cluster = _cluster()
     children: list[subprocess.Popen] = []
+    replaced: dict[str, str | None] = {}
     if isinstance(cluster, LightningEnvironment) and "LOCAL_RANK" not in os.environ:
         if num_nodes > 1 and "NODE_RANK" not in os.environ:
             raise UserError(
                 f"trainer.num_nodes={num_nodes}: start the run on every node under torchrun or SLURM (srun), "
                 "or set NODE_RANK, MASTER_ADDR and MASTER_PORT on each node"
             )
-        os.environ.update(
-            MASTER_ADDR=cluster.main_address,
-            MASTER_PORT=str(cluster.main_port),
-            NODE_RANK=str(cluster.node_rank()),
-            LOCAL_RANK="0",
-            WORLD_SIZE=str(total),
-        )
+        launch = (cluster.main_address, str(cluster.main_port), str(cluster.node_rank()), "0", str(total))
+        replaced = {name: os.environ.get(name) for name in LAUNCH_VARIABLES}
+        os.environ.update(zip(LAUNCH_VARIABLES, launch, strict=True))
         for local_rank in range(1, per_node):
             env = {**os.environ, "LOCAL_RANK": str(local_rank)}
             command = _child_command(local_rank, overrides, output_dir)
@@ -195,4 +201,4 @@ def start_processes(trainer: DictConfig, timeout_min: float, overrides: Sequence
         backend, rank=cluster.global_rank(), world_size=total, timeout=timedelta(minutes=timeout_min), init_method="env://"
     )
     log.info("process %d of %d (%s)", cluster.global_rank(), total, backend)
-    return Processes(cluster.global_rank(), total, cluster.local_rank(), children)
+    return Processes(cluster.global_rank(), total, cluster.local_rank(), children, replaced)
