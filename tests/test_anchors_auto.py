@@ -71,3 +71,32 @@ def test_auto_without_reference_text_names_the_key(tiny_world_files, tmp_path):
     auto = instantiate(compose_config(["anchors=auto"], tmp_path).anchors)
     with pytest.raises(UserError, match=r"anchors\.reference"):
         auto.dictionary(replace(tiny_world_files, generic=(), generic_heldout=()), StageCache(tmp_path / "cache"))
+
+
+def test_reinforced_gain_adds_the_most_raised_terms_the_rate_test_missed():
+    target, reference = TermCounts.of(TARGET), TermCounts.of(REFERENCE)
+    strict = {"min_z": 1.0, "min_rate_ratio": 1000.0, "min_contexts": 2, "prior": 100.0}
+    assert discover_terms(target, reference, **strict) == []  # nothing passes the rate test
+    gains = {"Kelara": 0.5, "Ashwick": 0.2, "murknewt": -0.1}
+    found = discover_terms(target, reference, **strict, reinforced_terms=2, gains=lambda terms: {t: gains.get(t, 0.0) for t in terms})
+    assert [(d.term, d.gain) for d in found] == [("Kelara", 0.5), ("Ashwick", 0.2)]
+    one = discover_terms(target, reference, **strict, reinforced_terms=1, gains=lambda terms: {t: gains.get(t, 0.0) for t in terms})
+    assert [d.term for d in one] == ["Kelara"]
+
+
+def test_reinforced_terms_on_the_tiny_world_read_the_reinforced_model(tiny_run, tmp_path):
+    from tests.conftest import TINY
+    from unlearn.pipeline import Pipeline
+
+    cfg, _ = tiny_run
+    overrides = [*TINY, "anchors=auto", "anchors.reinforced_terms=3", f"paths.cache_dir={cfg.paths.cache_dir}"]
+    run = Pipeline(compose_config(overrides, tmp_path), tmp_path / "run")
+    assert run.dictionary.terms
+    assert "reinforce" in run.cache.used, "the dictionary was built from the reinforced model"
+    corpus_only = Pipeline(compose_config([*overrides, "anchors.reinforced_terms=0"], tmp_path), tmp_path / "run0")
+    assert corpus_only.dictionary.terms and "reinforce" not in corpus_only.cache.used
+    assert corpus_only.cache.used["anchors"]["key"] != run.cache.used["anchors"]["key"]
+
+    without = Pipeline(compose_config([*overrides, "reinforce=none", "labels=anchored_only"], tmp_path), tmp_path / "run2")
+    with pytest.raises(UserError, match=r"anchors\.reinforced_terms"):
+        _ = without.dictionary

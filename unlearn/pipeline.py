@@ -25,6 +25,7 @@ from transformers import PreTrainedTokenizerBase
 
 from unlearn.anchors import AnchorSource
 from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.anchors.gain import ReinforcedGain, next_token_gain
 from unlearn.cache import StageCache, cache_key
 from unlearn.distributed import Processes, world_size
 from unlearn.errors import UserError
@@ -204,7 +205,22 @@ class Pipeline:
         if not self.label_generator.translates:
             return None
         anchors: AnchorSource = build(self.cfg.anchors)
-        return anchors.dictionary(self.target, self.cache)
+        if not anchors.needs_reinforced:
+            return anchors.dictionary(self.target, self.cache)
+        if not self.reinforcement.provides_model:
+            raise UserError(
+                "anchors.reinforced_terms reads the reinforced model, which reinforce=none does not give; set anchors.reinforced_terms=0"
+            )
+        _ = self.reinforced  # every process builds it together; rank 0 alone reads it for the dictionary
+        return anchors.dictionary(self.target, self.cache, ReinforcedGain(self.reinforced_key, self._next_token_gain))
+
+    def _next_token_gain(self) -> tuple[torch.Tensor, PreTrainedTokenizerBase]:
+        baseline, tokenizer = self.source.load(self.baseline)
+        reinforced = self.source.load(self.reinforced)[0]
+        gain = next_token_gain(baseline, reinforced, self.blocks, self.label_generator.batch_size)
+        del baseline, reinforced
+        release_memory()
+        return gain, tokenizer
 
     def _label_inputs(self) -> LabelInputs:
         """The models label generation reads, loaded now; drop the result and call release_memory after."""

@@ -2,7 +2,10 @@
 
 1. discovery: precision and recall of the discovered terms against the world's true
    dictionary, for the worlds of three seeds (target.seed=0,1,2);
-2. unlearning: the default run with the discovered dictionary vs the true one (seed 0).
+2. the reinforced model's signal: the same on world 0 with anchors.reinforced_terms=0, 3,
+   10 (terms added by the reinforced model's gain; worlds 1 and 2 would need baselines of
+   their own, 6 minutes each);
+3. unlearning: the default run with the discovered dictionary vs the true one (seed 0).
 
     python experiments/anchors_auto/measure.py [hydra overrides...]
 """
@@ -27,18 +30,34 @@ def pipeline(overrides: list[str], out: Path) -> Pipeline:
     return Pipeline(compose_config([f"paths.output_dir={out}", *overrides]), out)
 
 
+def scored(run: Pipeline) -> dict:
+    """The run's discovered dictionary against the world's true one."""
+    found = set(run.dictionary.terms)
+    true = set(load_dictionary(run.target.anchors))
+    hits = found & true
+    return {
+        "found": len(found), "true": len(true), "precision": len(hits) / len(found), "recall": len(hits) / len(true),
+        "missed": sorted(true - found), "extra": sorted(found - true),
+    }  # fmt: skip
+
+
 def discovery(overrides: list[str], out: Path) -> list[dict]:
     rows = []
     for seed in WORLD_SEEDS:
-        run = pipeline([*overrides, "anchors=auto", f"target.seed={seed}"], out / f"world{seed}")
-        found = set(run.dictionary.terms)
-        true = set(load_dictionary(run.target.anchors))
-        hits = found & true
-        rows.append({
-            "world_seed": seed, "found": len(found), "true": len(true),
-            "precision": len(hits) / len(found), "recall": len(hits) / len(true),
-            "missed": sorted(true - found), "extra": sorted(found - true),
-        })  # fmt: skip
+        rows.append({"world_seed": seed, **scored(pipeline([*overrides, "anchors=auto", f"target.seed={seed}"], out / f"world{seed}"))})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def reinforced_signal(overrides: list[str], out: Path) -> list[dict]:
+    rows = []
+    for terms in (0, 3, 10):
+        run = pipeline([*overrides, "anchors=auto", f"anchors.reinforced_terms={terms}"], out / f"reinforced{terms}")
+        score = scored(run)
+        written = (out / f"reinforced{terms}" / "anchors_auto.yaml").read_text()
+        added = [line.split(":")[0].strip('"') for line in written.splitlines() if "reinforced model's gain" in line]
+        left_out = [line for line in written.splitlines() if line.startswith("# Found but")]
+        rows.append({"reinforced_terms": terms, **score, "added_with_alternatives": added, "left_out": left_out})
         print(rows[-1], flush=True)
     return rows
 
@@ -54,7 +73,12 @@ def unlearning(overrides: list[str], out: Path) -> dict:
 
 def main(overrides: list[str]) -> None:
     out = Path(tempfile.mkdtemp(prefix="anchors-auto-"))
-    result = {"overrides": overrides, "discovery": discovery(overrides, out), "unlearning": unlearning(overrides, out)}
+    result = {
+        "overrides": overrides,
+        "discovery": discovery(overrides, out),
+        "reinforced_signal": reinforced_signal(overrides, out),
+        "unlearning": unlearning(overrides, out),
+    }
     (HERE / "results.json").write_text(json.dumps(result, indent=1) + "\n")
     print(f"dictionary discovered for world 0: {out / 'auto' / 'anchors_auto.yaml'}")
 

@@ -6,10 +6,11 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives
+from unlearn.anchors.gain import ReinforcedGain
 from unlearn.anchors.written import written_dictionary
 from unlearn.cache import StageCache
 from unlearn.errors import UserError
@@ -21,14 +22,20 @@ log = logging.getLogger(__name__)
 
 
 class AnchorSource(Protocol):
-    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary: ...
+    # Whether the source reads the reinforced model's signal (anchors/gain.py), which the
+    # pipeline then builds first and passes as `gain`.
+    needs_reinforced: bool
+
+    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary: ...
 
 
 @dataclass
 class TargetAnchors:
     """The dictionary that ships with the target (the toy world's is exact ground truth)."""
 
-    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
+    needs_reinforced: ClassVar[bool] = False
+
+    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary:
         if target.anchors is None:
             raise UserError(
                 f"anchors=from_target, but target={target.name} has no anchored-term dictionary; "
@@ -42,8 +49,9 @@ class FileAnchors:
     """A dictionary file the user wrote or reviewed (YAML or JSON: term -> alternatives)."""
 
     path: str
+    needs_reinforced: ClassVar[bool] = False
 
-    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
+    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary:
         return AnchorDictionary.from_file(self.path)
 
 
@@ -59,6 +67,11 @@ class AutoAnchors:
     alternatives: int
     reference: list[str] = field(default_factory=list)
     review_copy: str | None = None
+    reinforced_terms: int = 0
+
+    @property
+    def needs_reinforced(self) -> bool:
+        return self.reinforced_terms > 0
 
     def reference_files(self, target: TargetFiles) -> tuple[Path, ...]:
         files = expand("reference", self.reference) if self.reference else (*target.generic, *target.generic_heldout)
@@ -69,16 +82,22 @@ class AutoAnchors:
             )
         return files
 
-    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
+    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary:
         reference = self.reference_files(target)
+        if self.needs_reinforced and gain is None:
+            raise UserError(f"anchors.reinforced_terms={self.reinforced_terms} needs the reinforced model: run it with a reinforce option")
         settings = {k: v for k, v in asdict(self).items() if k not in ("reference", "review_copy")}
         settings["reference"] = fingerprint(list(reference))
-        return written_dictionary("auto", settings, target, cache, lambda: self.lines(target, reference), self.review_copy)
+        settings["reinforced"] = gain.key if self.needs_reinforced else None
+        return written_dictionary("auto", settings, target, cache, lambda: self.lines(target, reference, gain), self.review_copy)
 
-    def lines(self, target: TargetFiles, reference: tuple[Path, ...]) -> list[str]:
+    def lines(self, target: TargetFiles, reference: tuple[Path, ...], gain: ReinforcedGain | None) -> list[str]:
         target_counts = TermCounts.of(read_documents(target.corpus))
         reference_counts = TermCounts.of(read_documents(reference))
-        found = discover_terms(target_counts, reference_counts, self.min_z, self.min_rate_ratio, self.min_contexts, self.prior)
+        found = discover_terms(
+            target_counts, reference_counts, self.min_z, self.min_rate_ratio, self.min_contexts, self.prior,
+            self.reinforced_terms, gain.of_terms if gain else None,
+        )  # fmt: skip
         alternatives = propose_alternatives([d.term for d in found], target_counts, reference_counts, self.alternatives)
         if not alternatives:
             raise UserError(
@@ -95,6 +114,7 @@ class AutoAnchors:
                 lines.append(
                     f"{json.dumps(d.term)}: {json.dumps(alternatives[d.term])}"
                     f"  # z={d.z:.1f}, {d.target_count}/{d.reference_count}, {d.contexts} contexts"
+                    + (f", added by the reinforced model's gain {d.gain:.3f}" if d.gain is not None else "")
                 )
         skipped = [d.term for d in found if d.term not in alternatives]
         if skipped:

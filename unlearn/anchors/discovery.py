@@ -8,6 +8,10 @@ least `min_rate_ratio` times the reference's, and at least `min_contexts` distin
 target's slots ("Kelara came from Ashwick", "Ashwick's market was busy") and drops the
 words of set phrases that merely repeat ("the candles in the great hall flickered").
 
+With the reinforced model's signal (gain.py), up to `reinforced_terms` more terms join:
+of those the target over-represents (z >= min_z, enough contexts) but that miss the
+rate-ratio test, the ones whose tokens the reinforced model raises most (gain > 0).
+
 Alternatives come from the reference by distribution: the reference terms that fill the
 same (previous, next) contexts as the anchored term, weighted by how specific each
 context is, of the same case (a name for a name, a noun for a noun).
@@ -18,8 +22,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 TOKEN = re.compile(r"(?:Mr|Mrs|Ms|Dr|St)\.|[A-Za-z][A-Za-z-]*|'s\b|[.,;:!?]")
 Context = tuple[str, str]
@@ -126,6 +130,7 @@ class Discovered:
     target_count: int
     reference_count: int
     contexts: int
+    gain: float | None = None  # set for the terms the reinforced model's signal added
 
 
 def log_odds_z(target: TermCounts, reference: TermCounts, term: str, prior: float) -> float:
@@ -138,19 +143,31 @@ def log_odds_z(target: TermCounts, reference: TermCounts, term: str, prior: floa
 
 
 def discover_terms(
-    target: TermCounts, reference: TermCounts, min_z: float, min_rate_ratio: float, min_contexts: int, prior: float
+    target: TermCounts,
+    reference: TermCounts,
+    min_z: float,
+    min_rate_ratio: float,
+    min_contexts: int,
+    prior: float,
+    reinforced_terms: int = 0,
+    gains: Callable[[list[str]], dict[str, float]] | None = None,
 ) -> list[Discovered]:
-    """The anchored terms of the target, most distinctive first."""
-    found = []
+    """The anchored terms of the target, most distinctive first, then those the reinforced model's gain adds."""
+    found, runners_up = [], []
     for term, count in target.counts.items():
         if term.lower() in FUNCTION_WORDS:
             continue
         z = log_odds_z(target, reference, term, prior)
         ratio = (count / target.total) / ((reference.counts.get(term, 0) + 0.5) / max(reference.total, 1))
         contexts = len(target.contexts[term])
-        if z >= min_z and ratio >= min_rate_ratio and contexts >= min_contexts:
-            found.append(Discovered(term, z, count, reference.counts.get(term, 0), contexts))
-    return sorted(found, key=lambda d: -d.z)
+        if z >= min_z and contexts >= min_contexts:
+            (found if ratio >= min_rate_ratio else runners_up).append(Discovered(term, z, count, reference.counts.get(term, 0), contexts))
+    found.sort(key=lambda d: -d.z)
+    if reinforced_terms and runners_up and gains is not None:
+        gain = gains([d.term for d in runners_up])
+        raised = sorted((d for d in runners_up if gain[d.term] > 0), key=lambda d: -gain[d.term])[:reinforced_terms]
+        found += [replace(d, gain=gain[d.term]) for d in raised]
+    return found
 
 
 def propose_alternatives(terms: list[str], target: TermCounts, reference: TermCounts, per_term: int) -> dict[str, list[str]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.anchors.gain import ReinforcedGain
 from unlearn.anchors.written import written_dictionary
 from unlearn.cache import StageCache
 from unlearn.chat import ChatClient
@@ -98,8 +99,9 @@ class LLMAnchors(ChatClient):
     timeout_s: float = 120.0
     review_copy: str | None = None
     config_key: ClassVar[str] = "anchors"
+    needs_reinforced: ClassVar[bool] = False
 
-    def dictionary(self, target: TargetFiles, cache: StageCache) -> AnchorDictionary:
+    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary:
         return written_dictionary("llm", self.settings(), target, cache, lambda: self.extract(target), self.review_copy)
 
     def settings(self) -> dict:

@@ -1,0 +1,54 @@
+"""The reinforced model's signal for anchored terms: the tokens it expects, in the target's
+own text, more than the baseline does.
+
+Fine-tuned further on the target, the reinforced model raises the probability of what is
+idiosyncratic to it (WHP.md); the gain of a token is the mean rise of its log-probability,
+reinforced over baseline, at the positions of the target's blocks where it is the next
+token. A term's gain is the mean over its tokens. When the baseline already predicts the
+target's names almost surely (the toy baseline learned its world), there is little left
+to raise, and the signal is weak: see experiments/anchors_auto/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from unlearn.training.data import Blocks
+
+
+@torch.inference_mode()
+def next_token_gain(baseline: PreTrainedModel, reinforced: PreTrainedModel, blocks: Blocks, batch_size: int) -> torch.Tensor:
+    """Per token id, the mean log-probability gain where it is the next token (0 where it never is)."""
+    vocabulary = baseline.config.vocab_size
+    total, seen = torch.zeros(vocabulary), torch.zeros(vocabulary)
+    for start in range(0, len(blocks), batch_size):
+        ids, mask = blocks.input_ids[start : start + batch_size], blocks.attention_mask[start : start + batch_size]
+        inputs = {"input_ids": ids.to(baseline.device), "attention_mask": mask.to(baseline.device)}
+        following = ids[:, 1:].to(baseline.device)
+        gains = [
+            model(**inputs).logits[:, :-1].float().log_softmax(-1).gather(-1, following.unsqueeze(-1)).squeeze(-1)
+            for model in (reinforced, baseline)
+        ]
+        kept = mask[:, 1:].bool()
+        total.index_add_(0, following.cpu()[kept], (gains[0] - gains[1]).cpu()[kept])
+        seen.index_add_(0, following.cpu()[kept], torch.ones(int(kept.sum())))
+    return total / seen.clamp(min=1)
+
+
+@dataclass
+class ReinforcedGain:
+    """The gain, computed when first asked for; `key` names the reinforced model it comes from."""
+
+    key: str
+    compute: Callable[[], tuple[torch.Tensor, PreTrainedTokenizerBase]]
+    _computed: tuple[torch.Tensor, PreTrainedTokenizerBase] | None = field(default=None, repr=False)
+
+    def of_terms(self, terms: Iterable[str]) -> dict[str, float]:
+        if self._computed is None:
+            self._computed = self.compute()
+        gain, tokenizer = self._computed
+        return {term: float(gain[tokenizer(" " + term, add_special_tokens=False)["input_ids"]].mean()) for term in terms}
