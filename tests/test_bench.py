@@ -32,7 +32,7 @@ def test_bench_times_every_stage_both_ways(tmp_path):
 
     results = run_bench(_bench_config([*SMALL, "peak_tflops=1.0"], tmp_path), tmp_path / "out")
     rows = {(row["stage"], row["path"]): row for row in results["timings"]}
-    assert set(rows) == {(stage, path) for stage in ("reinforce", "labels", "unlearn") for path in ("unlearn", "bare")}
+    assert set(rows) == {(stage, path) for stage in ("reinforce", "labels", "unlearn") for path in ("framework", "bare")}
     for (stage, _), row in rows.items():
         assert row["steps"] == (3 if stage != "labels" else 4) and row["tokens"] > 0 and row["seconds"] > 0
         assert row["mfu"] == pytest.approx(row["tokens_per_s"] * row["flops_per_token"] / 1e12), "MFU against the given peak"

@@ -40,7 +40,7 @@ def corpus_scaling(workdir: Path) -> dict[int, dict[str, float]]:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
             cfg = compose("bench", overrides=[f"tokens={tokens}", "warmup_steps=0", "+trainer.enable_progress_bar=false"])
         results = run_bench(cfg, workdir / f"bench-{tokens}")
-        seconds[results["tokens"]] = {row["stage"]: row["seconds"] for row in results["timings"] if row["path"] == "unlearn"}
+        seconds[results["tokens"]] = {row["stage"]: row["seconds"] for row in results["timings"] if row["path"] == "framework"}
         print(tokens, seconds[results["tokens"]], flush=True)
     return seconds
 

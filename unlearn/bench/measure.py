@@ -124,7 +124,7 @@ def framework_fit(
     fit(model, dataset, spec, clocked, stage, seed)
     steps = len(clock.ends) - 1 - warmup
     return Timing(
-        stage, "unlearn", steps, sum(clock.tokens[warmup:]), clock.ends[-1] - clock.ends[warmup], workload.train_flops_per_token(),
+        stage, "framework", steps, sum(clock.tokens[warmup:]), clock.ends[-1] - clock.ends[warmup], workload.train_flops_per_token(),
         peak_memory_gb(device),
     )  # fmt: skip
 
@@ -188,7 +188,7 @@ def framework_labels(inputs: LabelInputs, workload: Workload, warmup: int, top_k
     seconds = time.perf_counter() - start
     steps = len(inputs.batch_starts())
     timing = Timing(
-        "labels", "unlearn", steps, inputs.blocks.tokens, seconds, 2 * workload.forward_flops_per_token(), peak_memory_gb(device)
+        "labels", "framework", steps, inputs.blocks.tokens, seconds, 2 * workload.forward_flops_per_token(), peak_memory_gb(device)
     )
     return timing, store
 
