@@ -226,3 +226,12 @@ def test_each_multirun_job_starts_its_own_ranks(tiny_run, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert len([f for f in (cache / "labels").iterdir() if not f.name.startswith(".")]) == 2
     assert sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/unlearn_rank1.log")) == ["0", "1"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
+@pytest.mark.parametrize("option", ["gpu", "ddp", "a100x4"])
+def test_a_gpu_trainer_without_a_gpu_says_what_to_use(option, tmp_path):
+    done = unlearn_cli(f"trainer={option}", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}", cwd=Path.cwd())
+    assert done.returncode == 2
+    assert "trainer.accelerator=gpu but no GPU is visible here; use trainer=cpu" in done.stderr
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir()), "nothing built"

@@ -106,6 +106,11 @@ class Processes:
 
 
 def _processes_per_node(trainer: DictConfig) -> int:
+    if trainer.get("accelerator") in ("gpu", "cuda") and torch.cuda.device_count() == 0:
+        raise UserError(
+            f"trainer.accelerator={trainer.accelerator} but no GPU is visible here; use trainer=cpu, "
+            "or trainer=ddp_cpu for several CPU processes"
+        )
     devices = trainer.get("devices", 1)
     if devices == -1:
         return torch.cuda.device_count() if trainer.get("accelerator") in ("gpu", "cuda") else 1
