@@ -258,7 +258,10 @@ class Pipeline:
             del inputs
             release_memory()
             return labels, {}
-        labels, stats = self.candidates.labels(self.label_generator.alpha, self.blocks.input_ids.shape, self._label_inputs)
+        store = self.candidates  # every process takes part in collecting them; rank 0 alone decides labels from them
+        if not self.processes.is_main:
+            return None, {}
+        labels, stats = store.labels(self.label_generator.alpha, self.blocks.input_ids.shape, self._label_inputs)
         if stats["recomputed_batches"]:
             release_memory()
         return labels, stats
@@ -288,10 +291,8 @@ class Pipeline:
     @cached_property
     def labels(self) -> Path:
         key = self.labels_key
-        if self.label_generator.uses_candidates and not self.cache.has("labels", key):
-            _ = self.candidates  # every process takes part in collecting them; rank 0 alone decides labels from them
         with self.clock("labels"):
-            return self.cache.fetch("labels", key, self._write_labels, collective=not self.label_generator.uses_candidates)
+            return self.cache.fetch("labels", key, self._write_labels, collective=True)
 
     @cached_property
     def unlearned(self) -> str:

@@ -21,7 +21,7 @@ from unlearn.labels.candidates import CandidateStore
 from unlearn.labels.generate import IGNORE
 from unlearn.models import release_memory
 from unlearn.pipeline import build
-from unlearn.training.data import BlockDataset, Blocks
+from unlearn.training.data import BlockDataset
 from unlearn.training.module import FitSpec
 from unlearn.training.trainer import TrainerFactory
 
@@ -47,10 +47,6 @@ def _peak_tflops(cfg: DictConfig, device: torch.device, dtype: torch.dtype) -> t
     return matmul_peak_tflops(device, dtype), f"measured: {dtype} matrix product on this {device.type}"
 
 
-def _truncate(blocks: Blocks, count: int) -> Blocks:
-    return Blocks(blocks.input_ids[:count], blocks.attention_mask[:count], blocks.offsets[:count], blocks.texts[:count])
-
-
 def run_bench(cfg: DictConfig, output_dir: Path) -> dict:
     """Every stage through the framework and through the bare loop; the results, also written to output_dir."""
     device = _device(cfg)
@@ -58,7 +54,7 @@ def run_bench(cfg: DictConfig, output_dir: Path) -> dict:
     files = build(cfg.target).files(StageCache(Path(cfg.paths.cache_dir)))
     workload = build_workload(files, OmegaConf.to_container(cfg.bench_model, resolve=True), int(cfg.tokens), device)
     if cfg.steps is not None:
-        workload.blocks = _truncate(workload.blocks, (warmup + int(cfg.steps)) * batch_size)
+        workload.blocks = workload.subset((warmup + int(cfg.steps)) * batch_size)
     blocks = workload.blocks
     if len(blocks) <= warmup * batch_size:
         raise UserError(f"tokens={cfg.tokens} gives {len(blocks)} blocks, no more than the warm-up's {warmup} batches; raise tokens")

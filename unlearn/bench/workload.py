@@ -56,6 +56,7 @@ class Workload:
         return 3 * self.forward_flops_per_token()
 
     def subset(self, blocks: int) -> Blocks:
+        """The first `blocks` blocks."""
         b = self.blocks
         return Blocks(b.input_ids[:blocks], b.attention_mask[:blocks], b.offsets[:blocks], b.texts[:blocks])
 

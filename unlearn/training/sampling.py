@@ -6,9 +6,9 @@ with the run's seed, making the draws a shuffled torch DataLoader makes under Li
 (a base seed for its workers, the permutation, and a second permutation when the sampler
 is run to its end, which happens only to complete a last, partial batch), and cuts it into
 batches of `batch_size`: the batches the project trained on before it ran on several
-processes, so that its recorded results still hold. With N processes every batch is the same and is split
-between them: each takes its slice and the gradients are summed over the whole batch
-(CausalLMModule), so the update is the one process's update. The permutation of epoch e
+processes, so that its recorded results still hold. With N processes every batch is the
+same and is split between them: each takes its slice and the gradients are summed over
+the whole batch (CausalLMModule), so the update is the one process's update. The permutation of epoch e
 depends only on the seed and e, so a run resumed from a checkpoint at epoch e trains on
 the batches the uninterrupted run would have.
 """
