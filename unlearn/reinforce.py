@@ -46,6 +46,7 @@ class FinetuneReinforcement:
     betas: tuple[float, float]
     weight_decay: float
     warmup_ratio: float
+    length_group_batches: int
     provides_model: ClassVar[bool] = True
 
     def fit_spec(self) -> FitSpec:

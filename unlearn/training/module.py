@@ -11,7 +11,8 @@ from transformers import PreTrainedModel
 
 @dataclass(frozen=True)
 class FitSpec:
-    """How long and how hard to train; `batch_size * accumulate_grad_batches` blocks per step."""
+    """How long and how hard to train; `batch_size * accumulate_grad_batches` blocks per step;
+    `length_group_batches` batches blocks of similar length together (see ShardedBatches)."""
 
     epochs: int
     lr: float
@@ -20,6 +21,7 @@ class FitSpec:
     betas: tuple[float, float] = (0.9, 0.98)
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
+    length_group_batches: int = 0
 
 
 class CausalLMModule(pl.LightningModule):

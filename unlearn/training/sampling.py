@@ -11,11 +11,16 @@ same and is split between them: each takes its slice and the gradients are summe
 the whole batch (CausalLMModule), so the update is the one process's update. The permutation of epoch e
 depends only on the seed and e, so a run resumed from a checkpoint at epoch e trains on
 the batches the uninterrupted run would have.
+
+Blocks of very different lengths in one batch waste compute on padding (a batch is trimmed
+to its longest block). With `length_group_batches=N`, every N batches' worth of the
+permutation is sorted by length before it is cut into batches, and the epoch's batches are
+then shuffled: each batch holds blocks of similar length, drawn at random from N times as many.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
@@ -47,16 +52,37 @@ class ShardedBatches(Sampler[list[int]]):
     batch, smaller than the number of processes): it then holds one WEIGHTLESS index, a
     block that the dataset returns with no labels, so every process runs every step."""
 
-    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        lengths: Sequence[int] = (),
+        length_group_batches: int = 0,
+    ):
+        if length_group_batches and len(lengths) != size:
+            raise ValueError(f"length grouping needs the length of each of the {size} blocks, got {len(lengths)}")
         self.sampler = EpochPermutation(size, seed, partial_last_batch=size % batch_size != 0)
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+        self.lengths, self.group = list(lengths), length_group_batches * batch_size
 
     def __len__(self) -> int:
         return -(-self.sampler.size // self.batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        order = self.sampler.order()
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for batch in self._batches():
             share = [batch[i] for i in range(self.rank, len(batch), self.world_size)]
             yield share or [WEIGHTLESS]
+
+    def _batches(self) -> list[list[int]]:
+        order = self.sampler.order()
+        if not self.group:
+            return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        batches = []
+        for start in range(0, len(order), self.group):
+            group = sorted(order[start : start + self.group], key=lambda i: -self.lengths[i])
+            batches.extend(group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size))
+        shuffle = torch.Generator().manual_seed(self.sampler.seed * 100_003 + self.sampler.epoch)
+        return [batches[i] for i in torch.randperm(len(batches), generator=shuffle).tolist()]

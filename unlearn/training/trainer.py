@@ -186,7 +186,13 @@ def fit(
             f"{stage}: batch_size={spec.batch_size} is smaller than the {processes.world_size} processes; "
             f"each process needs a block of every batch: raise the batch size or lower trainer.devices"
         )
-    batches = ShardedBatches(len(dataset), spec.batch_size, seed, processes.rank, processes.world_size)
+    if spec.length_group_batches < 0:
+        raise UserError(
+            f"{stage}: length_group_batches={spec.length_group_batches} is negative; "
+            "use 0 for batches drawn at random, or N > 0 to batch blocks of similar length among N batches' worth"
+        )
+    lengths = dataset.attention_mask.sum(dim=1).tolist() if spec.length_group_batches else ()
+    batches = ShardedBatches(len(dataset), spec.batch_size, seed, processes.rank, processes.world_size, lengths, spec.length_group_batches)
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_trimmed)
     model.train()
     trainer = make_trainer(stage, spec, model)
