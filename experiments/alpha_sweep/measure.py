@@ -28,7 +28,8 @@ from safetensors.torch import load_file
 
 from unlearn.config import compose_config
 from unlearn.labels.generate import generic_labels
-from unlearn.pipeline import LABELS_FILE, Pipeline, _release_memory
+from unlearn.models import release_memory
+from unlearn.pipeline import LABELS_FILE, Pipeline
 
 HERE = Path(__file__).resolve().parent
 ALPHAS = [1.0, 2.5, 5.0, 10.0, 20.0]
@@ -59,7 +60,7 @@ def main(overrides: list[str]) -> None:
         stage_s = run.clock.seconds.get("candidates", 0.0) + run.clock.seconds["labels"]
         start = time.perf_counter()
         direct = generic_labels(run._label_inputs())
-        _release_memory()
+        release_memory()
         direct_s = time.perf_counter() - start
         stats = json.loads((run.labels / "stats.json").read_text())
         rows.append({"alpha": alpha, "stages_s": stage_s, "direct_s": direct_s, "identical": bool(torch.equal(labels, direct)), **stats})
