@@ -4,7 +4,7 @@
    dictionary, for the worlds of three seeds (target.seed=0,1,2);
 2. the reinforced model's signal: the same on world 0 with anchors.reinforced_terms=0, 3,
    10 (terms added by the reinforced model's gain; worlds 1 and 2 would need baselines of
-   their own, 6 minutes each);
+   their own, 3.5 minutes each), and the gain of the true terms against the text's other words;
 3. unlearning: the default run with the discovered dictionary vs the true one (seed 0).
 
     python experiments/anchors_auto/measure.py [hydra overrides...]
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -62,6 +63,28 @@ def reinforced_signal(overrides: list[str], out: Path) -> list[dict]:
     return rows
 
 
+def gain_of_true_terms(overrides: list[str], out: Path) -> dict:
+    """How much the reinforced model raises the true single-word terms, against the target
+    text's other words (gain.py: mean log-probability gain where a term's tokens come next)."""
+    run = pipeline([*overrides, "anchors=from_target"], out / "gain")
+    gain, tokenizer = run._next_token_gain()
+    text = " ".join(run.blocks.texts)
+
+    def of(term: str) -> float:
+        return float(gain[tokenizer(" " + term, add_special_tokens=False)["input_ids"]].mean())
+
+    true = set(load_dictionary(run.target.anchors))
+    terms = {t: of(t) for t in sorted(true) if " " not in t and re.search(rf"\b{re.escape(t)}\b", text)}
+    others = [of(w) for w in sorted(set(re.findall(r"[A-Za-z]+", text)) - true)]
+    summary = {
+        "true_terms": len(terms), "true_mean_gain": sum(terms.values()) / len(terms),
+        "true_under_0.01": sum(g < 0.01 for g in terms.values()), "true_negative": sum(g < 0 for g in terms.values()),
+        "other_words": len(others), "other_mean_gain": sum(others) / len(others), "favourite": of("favourite"),
+    }  # fmt: skip
+    print(summary, flush=True)
+    return summary
+
+
 def unlearning(overrides: list[str], out: Path) -> dict:
     results = {}
     for anchors in ("from_target", "auto"):
@@ -77,6 +100,7 @@ def main(overrides: list[str]) -> None:
         "overrides": overrides,
         "discovery": discovery(overrides, out),
         "reinforced_signal": reinforced_signal(overrides, out),
+        "gain_of_true_terms": gain_of_true_terms(overrides, out),
         "unlearning": unlearning(overrides, out),
     }
     (HERE / "results.json").write_text(json.dumps(result, indent=1) + "\n")
