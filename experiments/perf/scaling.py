@@ -28,7 +28,7 @@ HERE = Path(__file__).parent
 SIZES = [12_500, 25_000, 50_000, 100_000]
 STAGES = ("reinforce", "labels", "unlearn")
 # The default toy world and model; only the trainer (processes) changes. The target and
-# baseline come from the default cache (built there first if absent: about 6 minutes); the
+# baseline come from the default cache (built there first if absent: about 4 minutes); the
 # stages timed are rebuilt for each count.
 PROCESS_RUN = ["+trainer.enable_progress_bar=false", "stages=[reinforce,labels,unlearn]"]
 
