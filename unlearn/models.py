@@ -24,7 +24,7 @@ from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
 from unlearn.targets.files import read_documents
 from unlearn.tokenization import train_bpe_tokenizer
-from unlearn.training.data import BlockDataset, make_blocks
+from unlearn.training.data import BlockDataset, Blocks, make_blocks
 from unlearn.training.module import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit, save_trained
 
@@ -71,10 +71,15 @@ class ToyLlama:
         checkpoints = cache.progress_dir("baseline", key)
         return str(cache.fetch("baseline", key, lambda out: self.train(target, out, make_trainer, seed, checkpoints), collective=True))
 
-    def train(self, target: TargetFiles, out: Path, make_trainer: TrainerFactory, seed: int, checkpoints: Path) -> None:
+    def pretraining_blocks(self, target: TargetFiles, seed: int) -> tuple[PreTrainedTokenizerBase, Blocks]:
+        """The tokenizer trained on the target's pretraining text, and that text's blocks."""
         documents = read_documents(target.pretraining)
         random.Random(seed).shuffle(documents)
         tokenizer = train_bpe_tokenizer(documents, model_max_length=self.context_length, **self.tokenizer)
+        return tokenizer, make_blocks(tokenizer, documents, self.context_length)
+
+    def train(self, target: TargetFiles, out: Path, make_trainer: TrainerFactory, seed: int, checkpoints: Path) -> None:
+        tokenizer, blocks = self.pretraining_blocks(target, seed)
         torch.manual_seed(seed)
         config = LlamaConfig(
             vocab_size=len(tokenizer),
@@ -85,7 +90,6 @@ class ToyLlama:
             **self.architecture,
         )
         model = LlamaForCausalLM(config)
-        blocks = make_blocks(tokenizer, documents, self.context_length)
         result = fit(model, BlockDataset.next_tokens(blocks), FitSpec(**self.pretrain), make_trainer, "pretrain", seed, checkpoints)
         save_trained(result, model, tokenizer, out)
 

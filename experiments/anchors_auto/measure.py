@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from unlearn.anchors.dictionary import load_dictionary
+from unlearn.anchors.gain import ReinforcedGain
 from unlearn.config import compose_config
 from unlearn.pipeline import Pipeline
 
@@ -67,19 +68,15 @@ def gain_of_true_terms(overrides: list[str], out: Path) -> dict:
     """How much the reinforced model raises the true single-word terms, against the target
     text's other words (gain.py: mean log-probability gain where a term's tokens come next)."""
     run = pipeline([*overrides, "anchors=from_target"], out / "gain")
-    gain, tokenizer = run._next_token_gain()
+    gain = ReinforcedGain(run.reinforced_key, run._next_token_gain)
     text = " ".join(run.blocks.texts)
-
-    def of(term: str) -> float:
-        return float(gain[tokenizer(" " + term, add_special_tokens=False)["input_ids"]].mean())
-
     true = set(load_dictionary(run.target.anchors))
-    terms = {t: of(t) for t in sorted(true) if " " not in t and re.search(rf"\b{re.escape(t)}\b", text)}
-    others = [of(w) for w in sorted(set(re.findall(r"[A-Za-z]+", text)) - true)]
+    terms = gain.of_terms(t for t in sorted(true) if " " not in t and re.search(rf"\b{re.escape(t)}\b", text))
+    others = list(gain.of_terms(sorted(set(re.findall(r"[A-Za-z]+", text)) - true)).values())
     summary = {
         "true_terms": len(terms), "true_mean_gain": sum(terms.values()) / len(terms),
         "true_under_0.01": sum(g < 0.01 for g in terms.values()), "true_negative": sum(g < 0 for g in terms.values()),
-        "other_words": len(others), "other_mean_gain": sum(others) / len(others), "favourite": of("favourite"),
+        "other_words": len(others), "other_mean_gain": sum(others) / len(others), "favourite": gain.of_terms(["favourite"])["favourite"],
     }  # fmt: skip
     print(summary, flush=True)
     return summary

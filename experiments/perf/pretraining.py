@@ -12,7 +12,6 @@ make it cheaper. Writes pretraining.json beside this file.
 from __future__ import annotations
 
 import json
-import random
 import time
 from pathlib import Path
 
@@ -20,10 +19,7 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from unlearn.config import compose_config
-from unlearn.pipeline import Pipeline
-from unlearn.targets.files import read_documents
-from unlearn.tokenization import train_bpe_tokenizer
-from unlearn.training.data import make_blocks
+from unlearn.pipeline import Pipeline, build
 from unlearn.training.sampling import ShardedBatches
 
 HERE = Path(__file__).resolve().parent
@@ -36,11 +32,8 @@ STEPS, WARMUP = 20, 3
 
 def padding(cfg, out: Path) -> dict:
     """Positions computed per epoch, averaged over the pretraining's epochs, for each grouping."""
-    target = Pipeline(cfg, out).target
-    documents = read_documents(target.pretraining)
-    random.Random(cfg.seed).shuffle(documents)
-    tokenizer = train_bpe_tokenizer(documents, model_max_length=cfg.model.context_length, **cfg.model.tokenizer)
-    lengths = make_blocks(tokenizer, documents, cfg.model.context_length).attention_mask.sum(dim=1).tolist()
+    _, blocks = build(cfg.model).pretraining_blocks(Pipeline(cfg, out).target, cfg.seed)
+    lengths = blocks.attention_mask.sum(dim=1).tolist()
     pretrain, positions = cfg.model.pretrain, {}
     for group in GROUPS:
         batches = ShardedBatches(len(lengths), pretrain.batch_size, cfg.seed, lengths=lengths, length_group_batches=group)

@@ -76,13 +76,15 @@ class ShardedBatches(Sampler[list[int]]):
             share = [batch[i] for i in range(self.rank, len(batch), self.world_size)]
             yield share or [WEIGHTLESS]
 
+    def _cut(self, order: list[int]) -> list[list[int]]:
+        return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+
     def _batches(self) -> list[list[int]]:
         order = self.sampler.order()
         if not self.group:
-            return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+            return self._cut(order)
         batches = []
         for start in range(0, len(order), self.group):
-            group = sorted(order[start : start + self.group], key=lambda i: -self.lengths[i])
-            batches.extend(group[i : i + self.batch_size] for i in range(0, len(group), self.batch_size))
+            batches += self._cut(sorted(order[start : start + self.group], key=lambda i: -self.lengths[i]))
         shuffle = torch.Generator().manual_seed(self.sampler.seed * 100_003 + self.sampler.epoch)
         return [batches[i] for i in torch.randperm(len(batches), generator=shuffle).tolist()]
