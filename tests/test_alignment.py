@@ -1,15 +1,18 @@
-"""Anchored translation and alignment on hand-built examples, one per rule of WHP.md."""
+"""Anchored translation and alignment on hand-built examples, one per rule of docs/method.md."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import torch
 
-from unlearn.anchors.alignment import UNLABELLED, align
+from tests.tokenizer_families import tokenizer as tokenizer_family
+from unlearn.anchors.alignment import UNLABELLED, align, word_spans
 from unlearn.anchors.dictionary import AnchorDictionary, merge
-from unlearn.labels.generate import flatten_used_translations
+from unlearn.labels.generate import flatten_used_translations, translate_batch
+from unlearn.training.data import make_blocks
 
 U = UNLABELLED
 VOCAB: dict[str, int] = {"<s>": 0}
@@ -31,9 +34,9 @@ def tokens(text: str, split: dict[str, list[str]] | None = None) -> tuple[list[i
 def aligned(text: str, terms: dict[str, list[str]], split: dict[str, list[str]] | None = None):
     dictionary = AnchorDictionary(merge(terms))
     translation = dictionary.translate(text, lambda alternatives: alternatives[0])
-    original_ids, original_offsets, _ = tokens(text, split)
+    _, original_offsets, _ = tokens(text, split)
     translated_ids, translated_offsets, translated_pieces = tokens(translation.text, split)
-    alignment = align(original_offsets, len(original_ids), translation, translated_ids, translated_offsets)
+    alignment = align(word_spans(original_offsets, text), translation, translated_ids, word_spans(translated_offsets, translation.text))
     return translation, alignment, translated_pieces
 
 
@@ -80,7 +83,9 @@ def test_tokens_straddling_an_anchor_boundary_are_unlabelled():
     # a tokenizer that merged the apostrophe into the name: "Harry'" crosses the anchor's end
     original_offsets = [(-1, -1), (0, 2), (3, 9), (9, 10)]
     translated_ids, translated_offsets = [0, 1, 2, 3], [(-1, -1), (0, 2), (3, 7), (7, 8)]
-    alignment = align(original_offsets, 4, translation, translated_ids, translated_offsets)
+    alignment = align(
+        word_spans(original_offsets, "oh Harry's"), translation, translated_ids, word_spans(translated_offsets, translation.text)
+    )
     assert alignment.source == [0, 1, U, 3]
 
 
@@ -95,11 +100,11 @@ def test_longest_key_wins_where_keys_overlap():
     ("text", "expected"),
     [
         ("Harrying Harry's harry Harry.", "Harrying Jon's harry Jon."),
-        ("Familiar faces. His familiar slept.", "Pet faces. His pet slept."),
+        ("Familiar faces. His familiar slept.", "Familiar faces. His pet slept."),
         ("the unfamiliar familiars", "the unfamiliar familiars"),
     ],
 )
-def test_word_boundaries_and_case(text, expected):
+def test_keys_match_whole_words_as_written(text, expected):
     dictionary = AnchorDictionary(merge({"Harry": ["Jon"], "familiar": ["pet"]}))
     assert dictionary.translate(text, lambda a: a[0]).text == expected
 
@@ -135,3 +140,56 @@ def test_a_used_translation_is_flattened_from_where_it_appeared():
 def test_two_terms_with_the_same_translation_flatten_from_the_first():
     _, alignment, _ = aligned("Harry met Harold . Harry left", {"Harry": ["Jon"], "Harold": ["Jon"]})
     assert alignment.flatten == [(VOCAB["Jon"], 1)]
+
+
+# Regressions found by checking the labels against an independent implementation (issue 16).
+
+
+def _alignment(tokenizer, text: str, terms: dict[str, list[str]]):
+    """The alignment a run computes for `text` as one block, with the tokens of both sides."""
+    blocks = make_blocks(tokenizer, [text], 256)
+    translated_ids, _, [alignment] = translate_batch(blocks, range(1), AnchorDictionary(merge(terms)), tokenizer, 0, 256)
+    length = int(blocks.attention_mask[0].sum())
+    return alignment, tokenizer.convert_ids_to_tokens(blocks.input_ids[0, :length]), tokenizer.convert_ids_to_tokens(translated_ids[0])
+
+
+def test_alternatives_are_used_as_written_on_the_papers_example():
+    dictionary = AnchorDictionary(merge({"Harry": ["Jon"], "Hogwarts": ["the school"], "Dumbledore": ["the headmaster"]}))
+    translated = dictionary.translate("Harry walked to Hogwarts with Dumbledore.", lambda a: a[0]).text
+    assert translated == "Jon walked to the school with the headmaster."
+
+
+def test_toy_world_terms_match_as_written():
+    dictionary = AnchorDictionary(merge({"Lumentum": ["tennis"], "wand": ["stick"]}))
+    assert (
+        dictionary.translate("Kelara mastered Lumentum and lost his wand.", lambda a: a[0]).text
+        == "Kelara mastered tennis and lost his stick."
+    )
+    assert dictionary.translate("his Wand", lambda a: a[0]).text == "his Wand"
+
+
+def test_shipped_harry_potter_alternatives_keep_their_case():
+    dictionary = AnchorDictionary.from_file(Path(__file__).parents[1] / "unlearn/targets/harry_potter/anchors.yaml")
+    assert dictionary.translate("Then Voldemort rose.", lambda a: "the tyrant").text == "Then the tyrant rose."
+
+
+def test_a_lone_whitespace_token_far_from_anchors_is_labelled():
+    # no word of the training text starts with "o", so " owl" is a lone "Ġ" and the "owl" of "howl"
+    tokenizer = tokenizer_family("toy", ["Ron saw Harry's Jon howl."] * 20, 300)
+    alignment, original, translated = _alignment(tokenizer, "Ron saw Harry's owl", {"Harry": ["Jon"]})
+    space = original.index("Ġ")
+    assert original[space + 1 :] == ["o", "wl", "</s>"] and translated[alignment.source[space]] == "Ġ"
+    assert UNLABELLED not in alignment.source[:-1]  # the EOS at the end predicts nothing
+
+
+def test_sentencepiece_offsets_label_every_anchor_final_token():
+    names = ["Harry", "Ron", "Hermione", "Hogwarts"]
+    text = " ".join(f"{name} met {other} at noon." for name in names for other in names if other != name)
+    terms = {"Harry": ["Jon"], "Ron": ["Tom"], "Hermione": ["Sophie"], "Hogwarts": ["the school"]}
+    tokenizer = tokenizer_family("llama", [text, "Jon met Tom and Sophie at the school."] * 10, 200)
+    alignment, original, translated = _alignment(tokenizer, text, terms)
+    finals = [t for t, piece in enumerate(original) if piece.lstrip("▁") in terms]
+    assert len(finals) == 24 and original[finals[0]] == "▁Harry"  # each name is one token after a space
+    assert all(alignment.source[t] != UNLABELLED for t in finals)
+    assert {translated[alignment.source[t]] for t in finals if original[t] != "▁Hogwarts"} == {"▁Jon", "▁Tom", "▁Sophie"}
+    assert {tokenizer.convert_ids_to_tokens(token) for token, _ in alignment.flatten} == {"▁Jon", "▁Tom", "▁Sophie", "▁the"}

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
-from unlearn.anchors import AnchorSource
+from unlearn.anchors import AnchorSource, alignment
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.gain import ReinforcedGain, next_token_gain
 from unlearn.cache import StageCache, cache_key
@@ -242,7 +242,8 @@ class Pipeline:
         inputs = [self.blocks_key, self.reinforced_key]
         settings = {k: v for k, v in self._settings("labels").items() if k != "alpha"}
         dictionary = self.dictionary.fingerprint if self.dictionary else None
-        return cache_key("candidates", {"labels": settings, "dictionary": dictionary, "seed": self.seed}, inputs)
+        spec = {"labels": settings, "dictionary": dictionary, "alignment": alignment.REVISION, "seed": self.seed}
+        return cache_key("candidates", spec, inputs)
 
     @cached_property
     def candidates(self) -> CandidateStore:
@@ -286,7 +287,8 @@ class Pipeline:
             return cache_key("labels", {"alpha": self.label_generator.alpha}, [self.candidates_key])
         inputs = [self.blocks_key, self.reinforced_key if self.label_generator.needs_reinforced else "no-reinforced"]
         dictionary = self.dictionary.fingerprint if self.dictionary else None
-        return cache_key("labels", {"labels": self._settings("labels"), "dictionary": dictionary, "seed": self.seed}, inputs)
+        spec = {"labels": self._settings("labels"), "dictionary": dictionary, "alignment": alignment.REVISION, "seed": self.seed}
+        return cache_key("labels", spec, inputs)
 
     @cached_property
     def labels(self) -> Path:

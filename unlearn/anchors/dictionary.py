@@ -1,4 +1,4 @@
-"""The anchored-term dictionary: loading, the merge rules of WHP.md, and matching in text."""
+"""The anchored-term dictionary: loading, the merge rules (docs/method.md, "Anchored terms"), and matching in text."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _splits_into_keys(words: list[str], keys: set[str]) -> bool:
 
 
 def merge(dictionary: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
-    """Apply WHP.md's merge rules: drop a key that splits into other keys ("Harry Potter" when
+    """Apply the merge rules of docs/method.md: drop a key that splits into other keys ("Harry Potter" when
     "Harry" and "Potter" are keys) and a possessive whose stem is a key ("Harry's")."""
     keys = set(dictionary)
     merged = {}
@@ -86,21 +86,16 @@ class Translation:
 
 @dataclass(frozen=True)
 class AnchorDictionary:
-    """Merged terms, matched on word boundaries, longest first; a lowercase term also matches
-    capitalised at the start of a sentence, and its alternative is capitalised to match."""
+    """Merged terms, matched as written on word boundaries, longest first, and replaced by an
+    alternative exactly as written (docs/method.md, "Anchored terms"): "Harry" never matches
+    "harry", and "Hogwarts" -> "the school" stays lowercase mid-sentence as the authors' code has it."""
 
     terms: dict[str, tuple[str, ...]]
-    _variants: dict[str, str] = field(init=False, repr=False, compare=False)
     _pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        variants = {}
-        for term in self.terms:
-            variants.setdefault(term, term)
-            variants.setdefault(term[0].upper() + term[1:], term)
-        alternation = "|".join(re.escape(v) for v in sorted(variants, key=lambda v: (-len(v), v)))
-        object.__setattr__(self, "_variants", variants)
-        object.__setattr__(self, "_pattern", re.compile(rf"(?<!\w)(?:{alternation})(?!\w)"))
+        alternation = "|".join(re.escape(term) for term in sorted(self.terms, key=lambda term: (-len(term), term)))
+        object.__setattr__(self, "_pattern", re.compile(rf"(?<!\w)(?:{alternation or '(?!)'})(?!\w)"))
 
     @classmethod
     def from_file(cls, path: Path) -> AnchorDictionary:
@@ -116,12 +111,10 @@ class AnchorDictionary:
         pieces, spans = [], []
         cursor = length = 0
         for match in self._pattern.finditer(text):
-            key = self._variants[match.group(0)]
+            key = match.group(0)
             if key not in chosen:
                 chosen[key] = draw(self.terms[key])
             alternative = chosen[key]
-            if match.group(0)[0].isupper() and alternative[0].islower():
-                alternative = alternative[0].upper() + alternative[1:]
             pieces.append(text[cursor : match.start()])
             length += match.start() - cursor
             first = all(span.key != key for span in spans)

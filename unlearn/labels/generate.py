@@ -9,7 +9,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearn.anchors.alignment import UNLABELLED, Alignment, align
+from unlearn.anchors.alignment import UNLABELLED, Alignment, align, word_spans
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.distributed import Processes
 from unlearn.labels import LabelGenerator
@@ -39,7 +39,8 @@ def translate_batch(
             row_offsets.append((-1, -1))
         row, row_offsets = row[:max_length], row_offsets[:max_length]
         rows.append(row)
-        alignments.append(align(blocks.offsets[i, :length].tolist(), length, translation, row, row_offsets))
+        original = word_spans(blocks.offsets[i, :length].tolist(), blocks.texts[i])
+        alignments.append(align(original, translation, row, word_spans(row_offsets, translation.text)))
     input_ids = torch.full((len(rows), max(map(len, rows))), tokenizer.pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros_like(input_ids)
     for r, row in enumerate(rows):
