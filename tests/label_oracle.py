@@ -1,0 +1,170 @@
+"""A deliberately plain reference for the generic labels, written from docs/method.md alone.
+
+One block at a time, float64, loops instead of vectorised bookkeeping, and nothing imported
+from the project's anchor or label modules: it shares no code with what it checks, so a
+mistake has to be made twice, the same way, to go unnoticed.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+
+def is_word_character(character: str) -> bool:
+    return character.isalnum() or character == "_"
+
+
+def merged_terms(terms: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The merge rules: drop "X's" when X is a key, and a key that is two or more other keys in a row."""
+
+    def splits(words: list[str], keys: set[str], parts: int) -> bool:
+        if not words:
+            return parts >= 2
+        return any(" ".join(words[:cut]) in keys and splits(words[cut:], keys, parts + 1) for cut in range(1, len(words) + 1))
+
+    kept = {}
+    for term, alternatives in terms.items():
+        others = set(terms) - {term}
+        if (term.endswith("'s") or term.endswith("\u2019s")) and term[:-2] in terms:
+            continue
+        if splits(term.split(), others, 0):
+            continue
+        kept[term] = list(dict.fromkeys(alternatives))
+    return kept
+
+
+def translate(text: str, terms: dict[str, list[str]], rng: random.Random) -> tuple[str, list[dict]]:
+    """Scan left to right; at a word start try the keys longest first (ties alphabetically), as
+    written, ending at a word end; one alternative per key per block, drawn at its first match."""
+    keys = sorted(terms, key=lambda key: (-len(key), key))
+    chosen: dict[str, str] = {}
+    anchors: list[dict] = []
+    out = ""
+    i = 0
+    while i < len(text):
+        match = None
+        if i == 0 or not is_word_character(text[i - 1]):
+            for key in keys:
+                end = i + len(key)
+                if text[i:end] == key and (end == len(text) or not is_word_character(text[end])):
+                    match = key
+                    break
+        if match is None:
+            out += text[i]
+            i += 1
+            continue
+        if match not in chosen:
+            chosen[match] = rng.choice(terms[match])
+        first = all(anchor["key"] != match for anchor in anchors)
+        anchors.append(
+            {"key": match, "start": i, "end": i + len(match), "t_start": len(out), "t_end": len(out) + len(chosen[match]), "first": first}
+        )
+        out += chosen[match]
+        i += len(match)
+    return out, anchors
+
+
+def spans(offsets: list[tuple[int, int]], text: str) -> list[tuple[int, int, int] | None]:
+    """(start, end, how many earlier tokens had this span), leading whitespace removed unless the token is all whitespace."""
+    result = []
+    for start, end in offsets:
+        if start < 0:
+            result.append(None)
+            continue
+        trimmed = start
+        while trimmed < end and text[trimmed].isspace():
+            trimmed += 1
+        if trimmed == end:
+            trimmed = start
+        earlier = sum(1 for other in result if other is not None and other[:2] == (trimmed, end))
+        result.append((trimmed, end, earlier))
+    return result
+
+
+def translated_last_token(anchor: dict, translated: list) -> int | None:
+    first = next((i for i, span in enumerate(translated) if span is not None and span[0] == anchor["t_start"]), None)
+    if first is None:
+        return None
+    for i in range(first, len(translated)):
+        span = translated[i]
+        if span is None or span[1] > anchor["t_end"]:
+            return None
+        if span[1] == anchor["t_end"]:
+            return i
+    return None
+
+
+def alignment(original: list, translated: list, translated_ids: list[int], anchors: list[dict]) -> tuple[list[int | None], dict[int, int]]:
+    """source[t] (None: no label) and {token: first translated row where it is flattened}."""
+    source: list[int | None] = [None] * len(original)
+    source[0] = 0
+    first_token_of: dict[int, int] = {}
+    for t in range(1, len(original)):
+        span = original[t]
+        if span is None:
+            continue
+        start, end, k = span
+        shift = sum((a["t_end"] - a["t_start"]) - (a["end"] - a["start"]) for a in anchors if a["end"] <= start)
+        overlapping = [n for n, a in enumerate(anchors) if a["start"] < end and a["end"] > start]
+        if not overlapping:
+            for i, other in enumerate(translated):
+                if other == (start + shift, end + shift, k):
+                    source[t] = i
+            continue
+        n = overlapping[0]
+        first_token_of.setdefault(n, t)
+        anchor = anchors[n]
+        if end == anchor["end"] and original[first_token_of[n]][0] == anchor["start"]:
+            source[t] = translated_last_token(anchor, translated)
+    flatten: dict[int, int] = {}
+    for n, anchor in enumerate(anchors):
+        if not anchor["first"] and n in first_token_of:
+            source[first_token_of[n] - 1] = None
+        last = translated_last_token(anchor, translated)
+        if last is not None:
+            first = next(i for i, span in enumerate(translated) if span is not None and span[0] == anchor["t_start"])
+            token = translated_ids[first]
+            flatten[token] = min(flatten.get(token, last), last)
+    return source, flatten
+
+
+def block_labels(
+    tokenizer,
+    baseline: torch.nn.Module,
+    reinforced: torch.nn.Module,
+    block_ids: list[int],
+    block_offsets: list[tuple[int, int]],
+    block_text: str,
+    terms: dict[str, list[str]],
+    rng: random.Random,
+    alphas: list[float],
+    max_positions: int,
+) -> dict[float, list[torch.Tensor | None]]:
+    """Per alpha, per position of the block: the combined float64 scores the label is the argmax
+    of (stored at that position, from the output before it), or None where there is no label."""
+    text, anchors = translate(block_text, merged_terms(terms), rng)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = [tokenizer.bos_token_id, *encoded["input_ids"]]
+    offsets = [(-1, -1), *encoded["offset_mapping"]]
+    if block_ids[-1] == tokenizer.eos_token_id and block_offsets[-1][0] < 0:
+        ids.append(tokenizer.eos_token_id)
+        offsets.append((-1, -1))
+    ids, offsets = ids[:max_positions], offsets[:max_positions]
+    source, flatten = alignment(spans(block_offsets, block_text), spans(offsets, text), ids, anchors)
+    with torch.no_grad():
+        base = baseline(torch.tensor([ids])).logits[0].double()
+        reinf = reinforced(torch.tensor([block_ids])).logits[0].double()
+    means = base.mean(dim=-1)
+    for token, row in flatten.items():
+        for r in range(row, len(ids)):
+            base[r, token] = means[r]
+    scores: dict[float, list[torch.Tensor | None]] = {alpha: [None] * len(block_ids) for alpha in alphas}
+    for t in range(len(block_ids) - 1):
+        if source[t] is None:
+            continue
+        b = base[source[t]]
+        for alpha in alphas:
+            scores[alpha][t + 1] = b - alpha * torch.clamp(reinf[t] - b, min=0.0)
+    return scores

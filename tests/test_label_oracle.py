@@ -1,0 +1,167 @@
+"""The pipeline's generic labels against the plain reference of tests/label_oracle.py, position by
+position, on randomized texts, for three tokenizer families and alpha 0, 1 and 5.
+
+The labels come the way a run computes them: anchored translation, batched forward passes,
+the candidate store and its fallback for the positions it leaves open. The reference recomputes
+every block alone in float64; a position agrees when the pipeline's label is the reference's
+argmax, or scores within 1e-5 relative of it (a tie that float32 and float64 may break apart).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from tests import label_oracle
+from tests.tokenizer_families import FAMILIES, tokenizer
+from unlearn.anchors.dictionary import AnchorDictionary, merge
+from unlearn.labels import WHPLabels
+from unlearn.labels.candidates import CandidateStore
+from unlearn.labels.generate import IGNORE, LabelInputs, block_rng
+from unlearn.training.data import make_blocks
+
+ALPHAS = [0.0, 1.0, 5.0]
+CONTEXT = 24
+MAX_POSITIONS = 30  # translations longer than this are cut, as the model's positions cut them
+SEED = 3
+
+# Multi-word keys and translations of other lengths, overlapping keys (Vellmoor, Vellmoor
+# Academy), keys the merge rules drop (Harry Potter, Harry's), two keys sharing a translation,
+# a lowercase key that must not match its capitalised form, alternatives in lowercase.
+TERMS = {
+    "Harry": ["Jon", "John Smith", "Henry"],
+    "Potter": ["Parker"],
+    "Harry Potter": ["Jon Parker"],
+    "Harry's": ["Jon's"],
+    "Harold": ["Jon"],
+    "Ron": ["Tom", "Rob"],
+    "Hermione": ["Sophie", "Emma Clarke"],
+    "Vellmoor": ["Riverton"],
+    "Vellmoor Academy": ["Riverside School", "the school"],
+    "Professor Ebbane": ["the teacher", "Mr Brown"],
+    "Dumbledore": ["the headmaster", "Dunmore"],
+    "wand": ["stick", "rod"],
+}
+WORDS = [
+    "the",
+    "a",
+    "saw",
+    "met",
+    "at",
+    "walked",
+    "to",
+    "with",
+    "and",
+    "owl",
+    "book",
+    "in",
+    "said",
+    "over",
+    "under",
+    "green",
+    "old",
+    "quickly",
+    "café",
+]
+PUNCTUATION = ["", "", "", ",", ".", "!", "'s", "?", ";"]
+RARE = "üß→"  # never in the tokenizers' training text: byte fallback for the Llama family
+
+
+def sentence(rng: random.Random, rare: bool) -> str:
+    words = []
+    for _ in range(rng.randint(2, 9)):
+        word = rng.choice(list(TERMS)) if rng.random() < 0.35 else rng.choice(WORDS)
+        if rng.random() < 0.05:
+            word = word.capitalize()
+        if rare and rng.random() < 0.05:
+            word += rng.choice(RARE)
+        words.append(word + rng.choice(PUNCTUATION))
+    return rng.choice([" ", "  "]).join(words)
+
+
+def document(rng: random.Random, rare: bool = True) -> str:
+    pieces = [sentence(rng, rare)]
+    for _ in range(rng.randint(1, 10)):
+        pieces.append(rng.choice([" ", " ", "\n", "\n\n"]) + sentence(rng, rare))
+    return "".join(pieces)
+
+
+def tiny_llama(vocabulary: int, tok, seed: int) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocabulary, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+        num_key_value_heads=2, max_position_embeddings=MAX_POSITIONS, initializer_range=0.3,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+    )  # fmt: skip
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def world(request):
+    rng = random.Random(SEED)
+    training = [document(rng, rare=False) for _ in range(200)]
+    alternatives = [a for options in TERMS.values() for a in options]
+    tok = tokenizer(request.param, [*training, " ".join(alternatives)] * 2, 500)
+    documents = [document(rng) for _ in range(150)]
+    blocks = make_blocks(tok, documents, CONTEXT)
+    baseline = tiny_llama(len(tok), tok, SEED)
+    reinforced = copy.deepcopy(baseline)
+    with torch.no_grad():
+        for parameter in reinforced.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    return request.param, tok, blocks, baseline, reinforced
+
+
+def pipeline_labels(tok, blocks, baseline, reinforced, top_k: int) -> dict[float, tuple[torch.Tensor, dict]]:
+    """Per alpha, the labels and their statistics from one candidate store, as a run keys it without alpha."""
+    inputs = LabelInputs(
+        blocks, WHPLabels(alpha=0.0, batch_size=8, top_k=top_k), baseline, reinforced, tok, AnchorDictionary(merge(TERMS)), SEED
+    )
+    store = CandidateStore.collect(inputs, top_k)
+    return {alpha: store.labels(alpha, blocks.input_ids.shape, lambda: inputs) for alpha in ALPHAS}
+
+
+def test_pipeline_labels_equal_the_reference_position_by_position(world):
+    family, tok, blocks, baseline, reinforced = world
+    assert len(blocks) >= 500
+    reference_models = (copy.deepcopy(baseline).double(), copy.deepcopy(reinforced).double())
+    references = []
+    for index in range(len(blocks)):
+        length = int(blocks.attention_mask[index].sum())
+        references.append(
+            label_oracle.block_labels(
+                tok,
+                *reference_models,
+                blocks.input_ids[index, :length].tolist(),
+                blocks.offsets[index, :length].tolist(),
+                blocks.texts[index],
+                TERMS,
+                block_rng(SEED, index),
+                ALPHAS,
+                MAX_POSITIONS,
+            )
+        )
+    counts = {"positions": 0, "labelled": 0, "exact": 0, "ties": 0, "recomputed_batches": 0}
+    for alpha, (labels, stats) in pipeline_labels(tok, blocks, baseline, reinforced, top_k=2).items():
+        counts["recomputed_batches"] += stats["recomputed_batches"]
+        for index, reference in enumerate(references):
+            for position, scores in enumerate(reference[alpha]):
+                counts["positions"] += 1
+                label = int(labels[index, position])
+                if scores is None:
+                    assert label == IGNORE, (family, alpha, index, position, blocks.texts[index])
+                    continue
+                counts["labelled"] += 1
+                assert label != IGNORE, (family, alpha, index, position, blocks.texts[index])
+                best = float(scores.max())
+                if label == int(scores.argmax()):
+                    counts["exact"] += 1
+                else:
+                    assert float(scores[label]) >= best - 1e-5 * max(1.0, abs(best)), (family, alpha, index, position)
+                    counts["ties"] += 1
+    print(f"{family}: {len(blocks)} blocks x {len(ALPHAS)} alphas: {counts}")
+    assert counts["labelled"] > 0.5 * counts["positions"] and counts["recomputed_batches"] > 0
