@@ -1,5 +1,5 @@
 """anchors=llm against a chat-completions server on 127.0.0.1: passages asked, replies
-parsed and merged per WHP.md, retries, the disk cache, and the key kept out of files."""
+parsed and merged per docs/method.md, retries, the disk cache, and the key kept out of files."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_llm_dictionary_is_merged_cached_and_never_holds_the_key(target, tmp_pat
         dictionary = _anchors(url, tmp_path).dictionary(target, StageCache(tmp_path / "cache"))
         asked = len(FakeChatServer.requests)
         assert FakeChatServer.headers_seen[-1] == f"Bearer {SECRET}" and FakeChatServer.requests[-1]["model"] == "extractor"
-        assert "Harriet Quill" not in dictionary.terms  # splits into the keys Harriet and Quill (WHP.md's merge rule)
+        assert "Harriet Quill" not in dictionary.terms  # splits into the keys Harriet and Quill (docs/method.md's merge rule)
         assert dictionary.terms["Harriet"] == ("Mary",) and dictionary.terms["Pipwick"] == ("Max",)
         review = (tmp_path / "run" / "anchors_llm.yaml").read_text()
         assert review.startswith("# Anchored terms of target quill, extracted by extractor")

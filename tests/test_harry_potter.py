@@ -26,7 +26,7 @@ BOOK = (
 def test_shipped_dictionary_and_prompts_are_the_sizes_promised():
     raw = load_dictionary(SHIPPED / "anchors.yaml")
     merged = AnchorDictionary.from_file(SHIPPED / "anchors.yaml").terms
-    assert len(merged) >= 300 and "Harry Potter" in raw and "Harry Potter" not in merged  # WHP.md's merge rule
+    assert len(merged) >= 300 and "Harry Potter" in raw and "Harry Potter" not in merged  # docs/method.md's merge rule
     assert all(len(alternatives) >= 2 for alternatives in merged.values())
     english = read_records(SHIPPED / "completion_prompts.jsonl", ("prompt", "references", "subtlety"), "")
     spanish = read_records(SHIPPED / "completion_prompts_es.jsonl", ("prompt", "references", "subtlety"), "")

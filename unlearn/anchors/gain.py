@@ -2,7 +2,7 @@
 own text, more than the baseline does.
 
 Fine-tuned further on the target, the reinforced model raises the probability of what is
-idiosyncratic to it (WHP.md); the gain of a token is the mean rise of its log-probability,
+idiosyncratic to it (docs/method.md); the gain of a token is the mean rise of its log-probability,
 reinforced over baseline, at the positions of the target's blocks where it is the next
 token. A term's gain is the mean over its tokens. When the baseline already predicts the
 target's names almost surely (the toy baseline learned its world), there is little left

@@ -1,7 +1,7 @@
 """Anchored terms extracted by an LLM behind any chat-completions endpoint, as the paper
 did with GPT-4: passages sampled from the target, each answered with a JSON object of
 idiosyncratic expressions and generic alternatives, then merged: every term any reply
-named, its alternatives ranked by how many replies proposed them, WHP.md's merge rules
+named, its alternatives ranked by how many replies proposed them, the merge rules of docs/method.md
 applied when the dictionary is loaded."""
 
 from __future__ import annotations
