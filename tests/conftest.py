@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,14 +43,29 @@ TINY = [
 ]
 
 
+# Subprocesses get a wall-clock limit only as a guard against a hang: an hour, far beyond what any
+# of them takes on the slowest, busiest machine seen (a tiny run took 5 minutes there). A test
+# never asserts how fast something runs.
+HANG_GUARD_S = 3600
+
+
 def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:
     """The run's configuration as `python -m unlearn <overrides>` would compose it, writing under tmp_path."""
     return compose_run_config([f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", *overrides])
 
 
-def unlearn_cli(*args: str, cwd: Path, timeout: int = 600, env: dict | None = None, module: str = "unlearn") -> subprocess.CompletedProcess:
+def unlearn_cli(*args: str, cwd: Path, env: dict | None = None, module: str = "unlearn") -> subprocess.CompletedProcess:
     """`python -m unlearn ARGS` (or another of the project's commands) run from `cwd`, as a user would."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=HANG_GUARD_S, env=env)
+
+
+def copy_cache(tiny_run: tuple[DictConfig, dict], tmp_path: Path, stages: list[str]) -> Path:
+    """A cache holding the tiny run's outputs of `stages` only: a test rebuilds the rest from them."""
+    cfg, _ = tiny_run
+    cache = tmp_path / "cache"
+    for stage in stages:
+        shutil.copytree(Path(cfg.paths.cache_dir) / stage, cache / stage)
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -141,9 +141,9 @@ def block_labels(
     rng: random.Random,
     alphas: list[float],
     max_positions: int,
-) -> dict[float, list[torch.Tensor | None]]:
-    """Per alpha, per position of the block: the combined float64 scores the label is the argmax
-    of (stored at that position, from the output before it), or None where there is no label."""
+) -> tuple[list[int], dict[float, torch.Tensor]]:
+    """The positions of the block that get a label (each from the output before it), and per
+    alpha the combined float64 scores there, one row per position: the label is their argmax."""
     text, anchors = translate(block_text, merged_terms(terms), rng)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = [tokenizer.bos_token_id, *encoded["input_ids"]]
@@ -158,13 +158,8 @@ def block_labels(
         reinf = reinforced(torch.tensor([block_ids])).logits[0].double()
     means = base.mean(dim=-1)
     for token, row in flatten.items():
-        for r in range(row, len(ids)):
-            base[r, token] = means[r]
-    scores: dict[float, list[torch.Tensor | None]] = {alpha: [None] * len(block_ids) for alpha in alphas}
-    for t in range(len(block_ids) - 1):
-        if source[t] is None:
-            continue
-        b = base[source[t]]
-        for alpha in alphas:
-            scores[alpha][t + 1] = b - alpha * torch.clamp(reinf[t] - b, min=0.0)
-    return scores
+        base[row:, token] = means[row:]
+    predicting = [t for t in range(len(block_ids) - 1) if source[t] is not None]
+    b = base[[source[t] for t in predicting]]
+    r = reinf[predicting]
+    return [t + 1 for t in predicting], {alpha: b - alpha * torch.clamp(r - b, min=0.0) for alpha in alphas}

@@ -193,3 +193,36 @@ def test_sentencepiece_offsets_label_every_anchor_final_token():
     assert all(alignment.source[t] != UNLABELLED for t in finals)
     assert {translated[alignment.source[t]] for t in finals if original[t] != "▁Hogwarts"} == {"▁Jon", "▁Tom", "▁Sophie"}
     assert {tokenizer.convert_ids_to_tokens(token) for token, _ in alignment.flatten} == {"▁Jon", "▁Tom", "▁Sophie", "▁the"}
+
+
+def test_rule_4_flattens_a_translation_from_its_last_token():
+    _, alignment, pieces = aligned("They saw Hogwarts today . Hogwarts again", {"Hogwarts": ["Mystic Academy"]})
+    assert pieces[3:5] == ["Mystic", "Academy"]
+    # from the row of "Academy" (the translation complete), not from the row after "Mystic"
+    assert alignment.flatten == [(VOCAB["Mystic"], 4)]
+
+
+def test_a_block_that_starts_inside_a_word_loses_at_most_that_word():
+    text = "Harry met Ron at the market and Ron waved at Harry today"
+    tokenizer = tokenizer_family("llama", [text, "Jon met Tom at the market"] * 10, 45)  # a vocabulary that cuts words
+    blocks = make_blocks(tokenizer, [text], 4)  # blocks of 3 tokens: several start inside a word
+    dictionary = AnchorDictionary(merge({"Harry": ["Jon"], "Ron": ["Tom"]}))
+    _, _, alignments = translate_batch(blocks, range(len(blocks)), dictionary, tokenizer, 0, 64)
+    starts_inside = 0
+    for index, alignment in enumerate(alignments):
+        pieces = tokenizer.convert_ids_to_tokens(blocks.input_ids[index, : len(alignment.source)])
+        first_word = next((t for t, piece in enumerate(pieces[2:], 2) if piece.startswith("▁")), len(pieces))
+        starts_inside += not pieces[1].startswith("▁")
+        # every position from the block's second word on is labelled, unless it predicts a repeated anchor
+        assert all(s != UNLABELLED for t, s in enumerate(alignment.source[first_word:], first_word) if t + 1 < len(pieces)), pieces
+    assert starts_inside >= 2
+
+
+def test_a_translation_longer_than_the_context_is_cut_and_its_overflow_unlabelled():
+    tokenizer = tokenizer_family("toy", ["Harry met Ron. The tall headmaster of the old school met Ron."] * 10, 300)
+    blocks = make_blocks(tokenizer, ["Harry met Ron."], 64)
+    dictionary = AnchorDictionary(merge({"Harry": ["The tall headmaster of the old school"]}))
+    ids, _, [alignment] = translate_batch(blocks, range(1), dictionary, tokenizer, 0, 6)
+    assert ids.shape[1] == 6
+    # BOS is labelled; the anchor's translation is cut before its end, and what follows it has no counterpart
+    assert alignment.source[0] == 0 and all(s == UNLABELLED for s in alignment.source[1:])

@@ -11,6 +11,7 @@ from omegaconf import OmegaConf
 
 from tests.conftest import unlearn_cli
 from unlearn.config import CONF_DIR
+from unlearn.errors import UserError
 
 SMALL = ["tokens=6000", "warmup_steps=1", "steps=3", "bench_model.architecture.num_hidden_layers=2", "+trainer.enable_progress_bar=false"]
 
@@ -53,6 +54,7 @@ def test_bench_command_prints_the_table(tmp_path):
 
 
 def test_bench_without_enough_tokens_says_which_key(tmp_path):
-    args = ["tokens=10", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'out'}"]
-    done = unlearn_cli(*args, cwd=Path.cwd(), module="unlearn.bench")
-    assert done.returncode == 2 and "tokens=10" in done.stderr
+    from unlearn.bench.__main__ import run_bench
+
+    with pytest.raises(UserError, match=r"tokens=10 "):
+        run_bench(_bench_config(["tokens=10"], tmp_path), tmp_path / "out")

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
-from tests.conftest import TINY, TINY_WORLD
+from tests.conftest import HANG_GUARD_S, TINY, TINY_WORLD
+from unlearn.config import compose_config
+from unlearn.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "unlearn", f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}", *overrides]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
 
 
 def _error_line(result: subprocess.CompletedProcess) -> str:
@@ -26,12 +31,16 @@ def _error_line(result: subprocess.CompletedProcess) -> str:
 
 
 @pytest.fixture(scope="module")
-def first_run(tmp_path_factory):
+def first_run(tiny_run, tmp_path_factory):
+    """The command on the session's tiny world, over a copy of its cache: every stage is a hit
+    (the keys do not depend on where a run writes), so what runs is the command's own work."""
+    cfg, _ = tiny_run
     folder = tmp_path_factory.mktemp("cli")
+    shutil.copytree(cfg.paths.cache_dir, folder / "cache")
     return folder, _cli(folder, *TINY)
 
 
-def test_run_writes_the_report(first_run):
+def test_run_writes_the_report(first_run, tiny_run):
     folder, result = first_run
     assert result.returncode == 0, result.stderr
     report = json.loads((folder / "run" / "report.json").read_text())
@@ -50,8 +59,13 @@ def test_run_writes_the_report(first_run):
     assert set(report["sides"]) == set(report["models"]["baseline"])
     assert set(report["losses"]) == {"baseline", "reinforced", "unlearned"}
     assert (folder / "run" / "metrics.png").is_file() and (folder / "run" / "losses.png").is_file()
-    assert set(report["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "candidates", "labels", "unlearn", "evaluate"}
-    assert set(report["cache"]) == {"target", "baseline", "reinforce", "candidates", "labels", "unlearn"}
+    # the tiny run built every stage; this run found each in the cache (the candidates, needed
+    # only to build labels, are not even read)
+    cold = tiny_run[1]
+    assert set(cold["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "candidates", "labels", "unlearn", "evaluate"}
+    assert set(cold["cache"]) == {"target", "baseline", "reinforce", "candidates", "labels", "unlearn"}
+    assert set(report["cache"]) == set(cold["cache"]) - {"candidates"}
+    assert all(entry == {**cold["cache"][stage], "hit": True} for stage, entry in report["cache"].items())
     assert 0.3 < report["labels"]["labelled_fraction"] <= 1.0
     assert (folder / "run" / "report.md").read_text().startswith("# unlearn report")
     assert (folder / "run" / ".hydra" / "config.yaml").is_file()
@@ -59,21 +73,19 @@ def test_run_writes_the_report(first_run):
     assert "probe/forget_recall" in result.stdout
 
 
-def test_second_run_reuses_the_cached_baseline(first_run, tmp_path):
+def test_a_run_over_a_filled_cache_reports_the_same_numbers(first_run, tiny_run):
     folder, _ = first_run
-    again = _cli(folder, *TINY, f"hydra.run.dir={tmp_path / 'again'}")
-    assert again.returncode == 0, again.stderr
-    before = json.loads((folder / "run" / "report.json").read_text())
-    after = json.loads((tmp_path / "again" / "report.json").read_text())
-    assert after["cache"]["baseline"] == {"key": before["cache"]["baseline"]["key"], "hit": True}
-    assert after["models"] == before["models"]
+    report = json.loads((folder / "run" / "report.json").read_text())
+    assert report["cache"]["baseline"] == {"key": tiny_run[1]["cache"]["baseline"]["key"], "hit": True}
+    assert report["models"] == tiny_run[1]["models"]
 
 
-def test_changing_alpha_reuses_the_reinforced_model(first_run, tmp_path):
+def test_changing_alpha_reuses_the_reinforced_model(first_run, tiny_run, tmp_path):
     folder, _ = first_run
-    result = _cli(folder, *TINY, "labels.alpha=2.5", f"hydra.run.dir={tmp_path / 'alpha'}")
+    stages = "stages=[reinforce,labels,unlearn]"  # what alpha changes; evaluating it is another test's work
+    result = _cli(folder, *TINY, "labels.alpha=2.5", stages, f"hydra.run.dir={tmp_path / 'alpha'}")
     assert result.returncode == 0, result.stderr
-    before = json.loads((folder / "run" / "report.json").read_text())["cache"]
+    before = tiny_run[1]["cache"]  # the run that built every stage of this cache
     after = json.loads((tmp_path / "alpha" / "report.json").read_text())["cache"]
     assert after["reinforce"] == {"key": before["reinforce"]["key"], "hit": True}
     assert after["candidates"] == {"key": before["candidates"]["key"], "hit": True}
@@ -88,17 +100,21 @@ def test_negative_alpha_fails_before_any_work(tmp_path):
     assert not (tmp_path / "cache" / "baseline").exists()
 
 
-def test_corrupted_cached_baseline_is_rebuilt(first_run, tmp_path):
+def test_corrupted_cached_stage_is_rebuilt(first_run, tmp_path):
     folder, _ = first_run
     report = json.loads((folder / "run" / "report.json").read_text())
-    weights = folder / "cache" / "baseline" / report["cache"]["baseline"]["key"] / "model.safetensors"
+    weights = folder / "cache" / "reinforce" / report["cache"]["reinforce"]["key"] / "model.safetensors"
+    original = {name: tensor.clone() for name, tensor in load_file(weights).items()}  # not a view of the file cut below
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    result = _cli(folder, *TINY, f"hydra.run.dir={tmp_path / 'rebuilt'}")
+    result = _cli(folder, *TINY, "stages=[reinforce]", f"hydra.run.dir={tmp_path / 'rebuilt'}")
     assert result.returncode == 0, result.stderr
     assert "corrupted" in result.stdout + result.stderr
     rebuilt = json.loads((tmp_path / "rebuilt" / "report.json").read_text())
-    assert rebuilt["cache"]["baseline"] == {"key": report["cache"]["baseline"]["key"], "hit": False}
-    assert rebuilt["models"] == report["models"]
+    assert rebuilt["cache"]["reinforce"] == {"key": report["cache"]["reinforce"]["key"], "hit": False}
+    assert rebuilt["cache"]["baseline"]["hit"] is True
+    again = load_file(weights)
+    for name, tensor in original.items():  # the same fine-tune again: equal up to this machine's rounding
+        assert torch.allclose(again[name], tensor, rtol=1e-4, atol=1e-6), name
 
 
 def test_unknown_option_names_the_group(tmp_path):
@@ -107,23 +123,30 @@ def test_unknown_option_names_the_group(tmp_path):
     assert "model/no_such_model" in result.stderr and "toy_llama" in result.stderr
 
 
+# The command turns every UserError into one line and exit code 2 (test_negative_alpha_fails_before_any_work
+# above); the errors themselves are checked in-process, without the seconds each command takes to start.
+
+
+def _run_in_process(tmp_path: Path, *overrides: str, cache_dir: Path | None = None) -> None:
+    from unlearn.pipeline import run
+
+    cfg = compose_config([f"paths.cache_dir={cache_dir or tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", *overrides])
+    run(cfg, tmp_path / "run")
+
+
 def test_missing_mandatory_value_names_the_key(tmp_path):
-    result = _cli(tmp_path, "model=hf")
-    assert result.returncode == 2
-    assert "model.name_or_path" in _error_line(result)
+    with pytest.raises(UserError, match=r"model\.name_or_path"):
+        _run_in_process(tmp_path, "model=hf")
     assert not (tmp_path / "run" / "report.json").exists()
 
 
 def test_unwritable_cache_names_the_key(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    result = _cli(tmp_path, f"paths.cache_dir={blocker / 'cache'}")
-    assert result.returncode == 2
-    assert "paths.cache_dir" in _error_line(result)
+    with pytest.raises(UserError, match=r"paths\.cache_dir"):
+        _run_in_process(tmp_path, cache_dir=blocker / "cache")
 
 
 def test_unreachable_hub_model_says_what_to_do(tmp_path):
-    result = _cli(tmp_path, *TINY_WORLD, "model=hf", "model.name_or_path=no-such-org/no-such-model")
-    assert result.returncode == 2
-    line = _error_line(result)
-    assert "model.name_or_path=no-such-org/no-such-model" in line and "local folder" in line
+    with pytest.raises(UserError, match=r"model\.name_or_path=no-such-org/no-such-model.*local folder"):
+        _run_in_process(tmp_path, *TINY_WORLD, "model=hf", "model.name_or_path=no-such-org/no-such-model")

@@ -10,7 +10,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from tests.conftest import compose_config
+from tests.conftest import HANG_GUARD_S, compose_config
 from unlearn.config import CONF_DIR
 
 # Not groups of a run: conf/hydra holds options of Hydra's own groups (hydra/launcher=slurm,
@@ -101,7 +101,7 @@ def test_every_evaluator_instantiates(tmp_path):
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unlearn", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "unlearn", *args], cwd=cwd, capture_output=True, text=True, timeout=HANG_GUARD_S)
 
 
 def test_help_lists_groups_and_options(tmp_path):

@@ -13,7 +13,7 @@ from tests.conftest import unlearn_cli
 
 @pytest.mark.slow
 def test_the_default_run_forgets_the_target_and_keeps_the_rest(tmp_path):
-    done = unlearn_cli(f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}", cwd=Path.cwd(), timeout=900)
+    done = unlearn_cli(f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}", cwd=Path.cwd())
     assert done.returncode == 0, done.stderr[-3000:]
     models = json.loads((tmp_path / "run" / "report.json").read_text())["models"]
     baseline, unlearned = models["baseline"], models["unlearned"]

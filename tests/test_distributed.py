@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from tests.conftest import TINY, compose_config, unlearn_cli
+from tests.conftest import HANG_GUARD_S, TINY, compose_config, copy_cache, unlearn_cli
 from unlearn.errors import UserError
 from unlearn.training.data import BlockDataset
 from unlearn.training.module import FitSpec
@@ -93,14 +93,6 @@ def test_processes_split_every_batch_of_the_one_process_order():
     assert (dataset[WEIGHTLESS]["labels"] == -100).all()
 
 
-def _cache_copy(tiny_run, tmp_path: Path, keep: list[str]) -> Path:
-    cfg, _ = tiny_run
-    cache = tmp_path / "cache"
-    for stage in keep:
-        shutil.copytree(Path(cfg.paths.cache_dir) / stage, cache / stage)
-    return cache
-
-
 def _weights(cache: Path, stage: str) -> dict[str, torch.Tensor]:
     (folder,) = [f for f in (cache / stage).iterdir() if not f.name.startswith(".")]
     return load_file(folder / "model.safetensors")
@@ -111,7 +103,7 @@ def _relative_difference(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor])
 
 
 def _run(cache: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    done = unlearn_cli(*TINY, f"paths.cache_dir={cache}", f"paths.output_root={tmp_path / 'out'}", *args, cwd=Path.cwd(), timeout=600)
+    done = unlearn_cli(*TINY, f"paths.cache_dir={cache}", f"paths.output_root={tmp_path / 'out'}", *args, cwd=Path.cwd())
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -119,7 +111,7 @@ def _run(cache: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess
 def test_ddp_on_two_processes_matches_one_process(tiny_run, tmp_path):
     cfg, _ = tiny_run
     single = Path(cfg.paths.cache_dir)
-    cache = _cache_copy(tiny_run, tmp_path, ["target", "baseline"])
+    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline"])
     _run(cache, tmp_path, "trainer=ddp_cpu", "stages=[reinforce]")
     reinforced = _relative_difference(_weights(cache, "reinforce"), _weights(single, "reinforce"))
     print(f"reinforced weights, DDP vs one process: relative difference {reinforced:.2e}")
@@ -141,7 +133,7 @@ def test_ddp_on_two_processes_matches_one_process(tiny_run, tmp_path):
 
 def test_interrupted_fine_tune_resumes_from_its_checkpoint(tiny_run, tmp_path):
     cfg, _ = tiny_run
-    cache = _cache_copy(tiny_run, tmp_path, ["target", "baseline", "reinforce", "candidates", "labels"])
+    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce", "candidates", "labels"])
     args = [
         *TINY,
         f"paths.cache_dir={cache}",
@@ -150,7 +142,7 @@ def test_interrupted_fine_tune_resumes_from_its_checkpoint(tiny_run, tmp_path):
         "trainer.checkpoint_every_n_epochs=1",
     ]
     interrupted = subprocess.Popen([sys.executable, "-m", "unlearn", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + HANG_GUARD_S
     while not list((cache / "unlearn").glob(".progress-*/latest")):
         assert interrupted.poll() is None, "the run ended before its first checkpoint"
         assert time.monotonic() < deadline
@@ -220,9 +212,9 @@ def test_one_process_trains_on_the_batches_a_shuffled_dataloader_gives():
 
 @pytest.mark.slow
 def test_each_multirun_job_starts_its_own_ranks(tiny_run, tmp_path):
-    cache = _cache_copy(tiny_run, tmp_path, ["target", "baseline", "reinforce", "candidates"])
+    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce", "candidates"])
     args = [*TINY, f"paths.cache_dir={cache}", f"hydra.sweep.dir={tmp_path / 'sweep'}", "trainer=ddp_cpu", "stages=[labels]"]
-    done = unlearn_cli("-m", *args, "labels.alpha=4,5", cwd=Path.cwd(), timeout=600)
+    done = unlearn_cli("-m", *args, "labels.alpha=4,5", cwd=Path.cwd())
     assert done.returncode == 0, done.stderr[-3000:]
     assert len([f for f in (cache / "labels").iterdir() if not f.name.startswith(".")]) == 2
     assert sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/unlearn_rank1.log")) == ["0", "1"]

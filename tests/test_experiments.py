@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import HANG_GUARD_S
+
 SCRIPTS = sorted(Path("experiments").glob("*/*.py"))
 LOAD_EACH = """
 import runpy, sys
@@ -19,5 +21,5 @@ for script in sys.argv[1:]:
 
 def test_every_experiment_script_loads():
     assert len(SCRIPTS) >= 6
-    done = subprocess.run([sys.executable, "-c", LOAD_EACH, *map(str, SCRIPTS)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", LOAD_EACH, *map(str, SCRIPTS)], capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-2000:]

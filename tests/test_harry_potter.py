@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, TINY_WORLD, compose_config, unlearn_cli
+from tests.conftest import TINY, TINY_WORLD, compose_config
 from unlearn.anchors.dictionary import AnchorDictionary, load_dictionary
 from unlearn.cache import StageCache
 from unlearn.errors import UserError
@@ -46,10 +46,9 @@ def test_the_papers_recipe_composes(tmp_path):
 
 
 def test_without_books_one_line_says_how_to_give_them(tmp_path):
-    result = unlearn_cli("target=harry_potter", f"paths.cache_dir={tmp_path / 'cache'}", cwd=tmp_path)
-    assert result.returncode == 2
-    line = result.stderr.strip().splitlines()[-1]
-    assert line.startswith("error: target=harry_potter needs the books") and "target.corpus=" in line and "target.dataset=" in line
+    cfg = compose_config(["target=harry_potter"], tmp_path)
+    with pytest.raises(UserError, match=r"^target=harry_potter needs the books.*target\.corpus=.*target\.dataset="):
+        run(cfg, tmp_path / "run")
 
 
 def test_an_unknown_prompt_language_names_the_key(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.tokenizer_families import tokenizer as tokenizer_family
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.errors import UserError
 from unlearn.labels import AnchoredOnlyLabels, ReinforcedOnlyLabels, WHPLabels, whp_combination
@@ -53,7 +54,13 @@ class NextIdModel(torch.nn.Module):
 
 
 @pytest.fixture(scope="module")
-def tokenizer(tiny_run):
+def tokenizer():
+    """The toy model's kind of tokenizer, trained in milliseconds: enough where a stand-in model predicts."""
+    return tokenizer_family("toy", ["Kelara grew up in Ashwick.", "John kept a dog. John kept a cat."] * 10, 300)
+
+
+@pytest.fixture(scope="module")
+def model_tokenizer(tiny_run):
     cfg, report = tiny_run
     return load_causal_lm(str(Path(cfg.paths.cache_dir) / "baseline" / report["cache"]["baseline"]["key"]), "float32")[1]
 
@@ -103,7 +110,8 @@ def _baseline_and_reinforced(cfg, report):
     return cache / "baseline" / report["cache"]["baseline"]["key"], cache / "reinforce" / report["cache"]["reinforce"]["key"]
 
 
-def test_far_from_anchors_reinforced_only_alpha_zero_is_the_baselines_argmax(tiny_run, tokenizer):
+def test_far_from_anchors_reinforced_only_alpha_zero_is_the_baselines_argmax(tiny_run, model_tokenizer):
+    tokenizer = model_tokenizer
     cfg, report = tiny_run
     baseline_dir, reinforced_dir = _baseline_and_reinforced(cfg, report)
     baseline, reinforced = load_causal_lm(str(baseline_dir), "float32")[0], load_causal_lm(str(reinforced_dir), "float32")[0]
@@ -116,19 +124,22 @@ def test_far_from_anchors_reinforced_only_alpha_zero_is_the_baselines_argmax(tin
 
 
 def test_same_config_and_seed_give_identical_labels(tiny_run, tmp_path):
-    from tests.conftest import TINY, compose_config
+    from tests.conftest import TINY, compose_config, copy_cache
     from unlearn.pipeline import run
 
     cfg, report = tiny_run
     first = load_file(Path(cfg.paths.cache_dir) / "labels" / report["cache"]["labels"]["key"] / LABELS_FILE)
+    copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce"])  # candidates and labels built again
     again = run(compose_config([*TINY, "stages=[labels]"], tmp_path), tmp_path / "run")
+    assert again["cache"]["candidates"]["hit"] is False
     assert again["cache"]["labels"]["key"] == report["cache"]["labels"]["key"]
     second = load_file(tmp_path / "cache" / "labels" / again["cache"]["labels"]["key"] / LABELS_FILE)
     assert torch.equal(first["labels"], second["labels"])
     assert (first["labels"] != IGNORE).float().mean() > 0.5
 
 
-def test_the_reinforced_model_fits_the_target_better(tiny_run, tokenizer):
+def test_the_reinforced_model_fits_the_target_better(tiny_run, model_tokenizer):
+    tokenizer = model_tokenizer
     from unlearn.evaluation.perplexity import perplexity
     from unlearn.targets.files import read_documents
 

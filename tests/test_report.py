@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import HANG_GUARD_S
 from unlearn.report import markdown, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +45,7 @@ def test_write_report_makes_the_figures(tmp_path):
 
 
 def _report_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "unlearn.report", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "unlearn.report", *args], cwd=ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
 
 
 def test_report_cli_compares_two_runs(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from tests.conftest import TINY, TINY_WORLD, unlearn_cli
+from tests.conftest import HANG_GUARD_S, TINY, TINY_WORLD, compose_config, unlearn_cli
 from unlearn.cache import StageCache
 from unlearn.errors import UserError
 from unlearn.targets.files import read_documents
@@ -42,7 +42,7 @@ def repository_copy(tmp_path: Path) -> Path:
 def test_readme_walkthrough_adds_a_target_that_runs_end_to_end(tmp_path):
     repo = repository_copy(tmp_path)
     env = {**os.environ, "UNLEARN_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(repo)}
-    result = subprocess.run(["bash", "-c", walkthrough()], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(["bash", "-c", walkthrough()], cwd=repo, env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(next((repo / "outputs" / "runs").glob("*/report.json")).read_text())
     assert report["target"] == "my_story"
@@ -92,10 +92,11 @@ def test_bad_files_name_the_key(settings, message, tmp_path, monkeypatch):
     assert not list((tmp_path / "cache").glob("target/*"))
 
 
-def test_a_missing_corpus_is_a_clear_error_from_the_command_line(tmp_path):
-    result = unlearn_cli("target=text_files", f"paths.cache_dir={tmp_path / 'cache'}", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "missing mandatory value target.corpus" in result.stderr
+def test_a_missing_corpus_is_a_clear_error(tmp_path):
+    from unlearn.pipeline import run
+
+    with pytest.raises(UserError, match=r"missing mandatory value target\.corpus"):
+        run(compose_config(["target=text_files"], tmp_path), tmp_path / "run")
 
 
 def test_multirun_over_targets_changes_only_target(tiny_run, tmp_path):

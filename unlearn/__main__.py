@@ -9,14 +9,17 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from unlearn.distributed import start_processes
 from unlearn.errors import UserError
-from unlearn.pipeline import run
-from unlearn.report import summary
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
+    # Imported here, not above: torch and Lightning take seconds to import, and a typo in an
+    # override, --help or --cfg job should answer before that.
+    from unlearn.distributed import start_processes
+    from unlearn.pipeline import run
+    from unlearn.report import summary
+
     output_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
         processes = start_processes(cfg.trainer, float(cfg.process_group_timeout_min), HydraConfig.get().overrides.task, str(output_dir))
