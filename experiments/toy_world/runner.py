@@ -28,3 +28,17 @@ def experiment_arguments(doc: str) -> tuple[str, Path, list[str]]:
     parser.add_argument("overrides", nargs="*", help="key=value, as for python -m unlearn")
     args = parser.parse_args()
     return args.cache_dir, Path(args.out), args.overrides
+
+
+def acceptance(baseline: dict, unlearned: dict) -> dict:
+    """The toy world's criteria (this folder's README): forget recall <= 0.10, retain recall
+    within 0.05 of the baseline's, generic perplexity at most 10% higher."""
+    forget = unlearned["probe/forget_recall"]
+    retain_drop = baseline["probe/retain_recall"] - unlearned["probe/retain_recall"]
+    perplexity_up = unlearned["perplexity/generic_heldout"] / baseline["perplexity/generic_heldout"] - 1
+    return {
+        "forget_recall": forget,
+        "retain_drop": retain_drop,
+        "perplexity_up": perplexity_up,
+        "met": forget <= 0.10 and retain_drop <= 0.05 + 1e-9 and perplexity_up <= 0.10,
+    }

@@ -13,24 +13,12 @@ from __future__ import annotations
 
 import json
 
-from runner import experiment_arguments, run_variant
+from runner import acceptance, experiment_arguments, run_variant
 
 SEEDS = (0, 1, 2)
 SCHEDULES = (
     (2, 1e-4), (3, 8e-5), (3, 1e-4), (2, 1.5e-4), (3, 1.2e-4), (3, 1.5e-4), (4, 1.2e-4), (5, 1e-4), (5, 1.1e-4), (6, 8e-5), (6, 9e-5),
 )  # fmt: skip
-
-
-def criteria(baseline: dict, unlearned: dict) -> dict:
-    forget = unlearned["probe/forget_recall"]
-    retain_drop = baseline["probe/retain_recall"] - unlearned["probe/retain_recall"]
-    ppl_up = unlearned["perplexity/generic_heldout"] / baseline["perplexity/generic_heldout"] - 1
-    return {
-        "forget_recall": forget,
-        "retain_drop": retain_drop,
-        "perplexity_up": ppl_up,
-        "met": forget <= 0.10 and retain_drop <= 0.05 + 1e-9 and ppl_up <= 0.10,
-    }
 
 
 def main() -> None:
@@ -40,7 +28,7 @@ def main() -> None:
         for seed in SEEDS:
             overrides = [f"seed={seed}", f"unlearn.epochs={epochs}", f"unlearn.lr={lr}"]
             report = run_variant(cache_dir, out / "runs" / f"schedule_{epochs}_{lr:g}_{seed}", [*common, *overrides])
-            row = {"epochs": epochs, "lr": lr, "seed": seed, **criteria(report["models"]["baseline"], report["models"]["unlearned"])}
+            row = {"epochs": epochs, "lr": lr, "seed": seed, **acceptance(report["models"]["baseline"], report["models"]["unlearned"])}
             rows.append(row)
             print(json.dumps(row), flush=True)
     (out / "schedule.json").write_text(json.dumps(rows, indent=1) + "\n")

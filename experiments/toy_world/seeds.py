@@ -19,6 +19,8 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+from runner import acceptance
+
 from unlearn.config import compose_config
 from unlearn.pipeline import run as run_pipeline
 
@@ -32,20 +34,6 @@ def cpu_model() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
-
-
-def acceptance(baseline: dict, unlearned: dict) -> dict:
-    """The toy world's criteria (experiments/toy_world/README.md): forget recall <= 0.10,
-    retain recall within 0.05 of the baseline's, generic perplexity at most 10% higher."""
-    forget = unlearned["probe/forget_recall"]
-    retain_drop = baseline["probe/retain_recall"] - unlearned["probe/retain_recall"]
-    perplexity_up = unlearned["perplexity/generic_heldout"] / baseline["perplexity/generic_heldout"] - 1
-    return {
-        "forget_recall": forget,
-        "retain_drop": retain_drop,
-        "perplexity_up": perplexity_up,
-        "met": forget <= 0.10 and retain_drop <= 0.05 + 1e-9 and perplexity_up <= 0.10,
-    }
 
 
 def summary(runs: list[dict]) -> dict:
