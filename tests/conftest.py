@@ -48,7 +48,7 @@ TINY = [
 
 
 # Subprocesses get a wall-clock limit only as a guard against a hang: an hour, far beyond what any
-# of them takes on the slowest, busiest machine seen (a tiny run took 5 minutes there). A test
+# of them takes on the slowest, busiest machine seen (a tiny command ran past 5 minutes there). A test
 # never asserts how fast something runs.
 HANG_GUARD_S = 3600
 

@@ -19,8 +19,6 @@ from transformers import PreTrainedTokenizerFast
 
 from unlearn.tokenization import train_bpe_tokenizer
 
-FAMILIES = ("llama", "gpt2", "toy")
-
 
 def llama_style(texts: Sequence[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """Trained on words split at spaces (SentencePiece never merges across one), run unsplit as
@@ -58,5 +56,9 @@ def toy_style(texts: Sequence[str], vocab_size: int) -> PreTrainedTokenizerFast:
     return train_bpe_tokenizer(texts, vocab_size=vocab_size, min_frequency=2, model_max_length=4096)
 
 
+BUILDERS = {"llama": llama_style, "gpt2": gpt2_style, "toy": toy_style}
+FAMILIES = tuple(BUILDERS)
+
+
 def tokenizer(family: str, texts: Sequence[str], vocab_size: int = 400) -> PreTrainedTokenizerFast:
-    return {"llama": llama_style, "gpt2": gpt2_style, "toy": toy_style}[family](texts, vocab_size)
+    return BUILDERS[family](texts, vocab_size)
