@@ -72,6 +72,25 @@ def copy_cache(tiny_run: tuple[DictConfig, dict], tmp_path: Path, stages: list[s
     return cache
 
 
+def stage_runner(cache_root: Path):
+    """A stage runner over `cache_root` for the stages that train nothing (the dictionary)."""
+    from unlearn.cache import StageCache
+    from unlearn.clock import StageClock
+    from unlearn.distributed import Processes
+    from unlearn.stages import StageRunner
+
+    return StageRunner(StageCache(cache_root), None, 0, Processes(), StageClock())
+
+
+def target_files(target_node: DictConfig, cache_root: Path):
+    """A target's files, written into a cache at `cache_root` as the target stage writes them."""
+    from unlearn.cache import StageCache
+    from unlearn.settings import build
+    from unlearn.targets import prepare_target
+
+    return prepare_target(build(target_node, "target"), StageCache(cache_root)).files
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> tuple[DictConfig, dict]:
     """A tiny toy world and baseline, built once for the session, and its report."""

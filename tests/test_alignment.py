@@ -11,8 +11,8 @@ import torch
 from tests.tokenizer_families import tokenizer as tokenizer_family
 from unlearn.anchors.alignment import UNLABELLED, align, word_spans
 from unlearn.anchors.dictionary import AnchorDictionary, merge
+from unlearn.blocks import make_blocks
 from unlearn.labels.generate import flatten_used_translations, translate_batch
-from unlearn.training.data import make_blocks
 
 U = UNLABELLED
 VOCAB: dict[str, int] = {"<s>": 0}

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from hydra.utils import instantiate
 
-from tests.conftest import TINY_WORLD, compose_config
+from tests.conftest import TINY_WORLD, compose_config, stage_runner, target_files
 from unlearn.anchors.dictionary import load_dictionary
 from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives, terms_in
-from unlearn.cache import StageCache
 from unlearn.errors import UserError
+from unlearn.targets import TargetArtifact
 
 TARGET = [
     f"{name} came from {place}. {name}'s familiar was a {pet}. The candles in the great hall flickered."
@@ -50,19 +50,21 @@ def test_alternatives_fill_the_same_contexts_with_the_same_case():
 @pytest.fixture
 def tiny_world_files(tmp_path):
     cfg = compose_config(TINY_WORLD, tmp_path)
-    return instantiate(cfg.target).files(StageCache(tmp_path / "cache"))
+    return target_files(cfg.target, tmp_path / "cache")
 
 
 def test_auto_recovers_most_of_the_tiny_worlds_true_terms_and_writes_a_reviewable_file(tiny_world_files, tmp_path):
     cfg = compose_config([*TINY_WORLD, "anchors=auto"], tmp_path)
     auto = instantiate(cfg.anchors)
-    cache = StageCache(tmp_path / "cache")
-    dictionary = auto.dictionary(tiny_world_files, cache)
+    runner = stage_runner(tmp_path / "cache")
+    target = TargetArtifact(tiny_world_files, "corpus")
+    dictionary = runner.dictionary(auto, target, None, None, None, None, 8).dictionary
     found, true = set(dictionary.terms), set(load_dictionary(tiny_world_files.anchors))
     assert len(found & true) / len(true) >= 0.8 and len(found & true) / len(found) >= 0.7, (sorted(found - true), sorted(true - found))
     review = tmp_path / "run" / "anchors_auto.yaml"
     assert review.read_text().startswith("# Anchored terms of target toy_world") and set(load_dictionary(review)) == found
-    assert auto.dictionary(tiny_world_files, cache).terms == dictionary.terms and cache.used["anchors"]["hit"]
+    assert runner.dictionary(auto, target, None, None, None, None, 8).dictionary.terms == dictionary.terms
+    assert runner.cache.used["dictionary"]["hit"]
 
 
 def test_auto_without_reference_text_names_the_key(tiny_world_files, tmp_path):
@@ -70,7 +72,7 @@ def test_auto_without_reference_text_names_the_key(tiny_world_files, tmp_path):
 
     auto = instantiate(compose_config(["anchors=auto"], tmp_path).anchors)
     with pytest.raises(UserError, match=r"anchors\.reference"):
-        auto.dictionary(replace(tiny_world_files, generic=(), generic_heldout=()), StageCache(tmp_path / "cache"))
+        auto.check(replace(tiny_world_files, generic=(), generic_heldout=()))
 
 
 def test_reinforced_gain_adds_the_most_raised_terms_the_rate_test_missed():
@@ -86,17 +88,18 @@ def test_reinforced_gain_adds_the_most_raised_terms_the_rate_test_missed():
 
 def test_reinforced_terms_on_the_tiny_world_read_the_reinforced_model(tiny_run, tmp_path):
     from tests.conftest import TINY
-    from unlearn.pipeline import Pipeline
+    from unlearn.components import prepare
+    from unlearn.pipeline import build_models
 
     cfg, _ = tiny_run
-    overrides = [*TINY, "anchors=auto", "anchors.reinforced_terms=3", f"paths.cache_dir={cfg.paths.cache_dir}"]
-    run = Pipeline(compose_config(overrides, tmp_path), tmp_path / "run")
-    assert run.dictionary.terms
-    assert "reinforce" in run.cache.used, "the dictionary was built from the reinforced model"
-    corpus_only = Pipeline(compose_config([*overrides, "anchors.reinforced_terms=0"], tmp_path), tmp_path / "run0")
-    assert corpus_only.dictionary.terms and "reinforce" not in corpus_only.cache.used
-    assert corpus_only.cache.used["anchors"]["key"] != run.cache.used["anchors"]["key"]
+    overrides = [*TINY, "anchors=auto", "anchors.reinforced_terms=3", f"paths.cache_dir={cfg.paths.cache_dir}", "stages=[dictionary]"]
+    built = build_models(compose_config(overrides, tmp_path), prepare(compose_config(overrides, tmp_path)))
+    assert built.dictionary.dictionary.terms
+    assert built.reinforced is not None, "the dictionary was built from the reinforced model"
+    corpus_cfg = compose_config([*overrides, "anchors.reinforced_terms=0"], tmp_path)
+    corpus_only = build_models(corpus_cfg, prepare(corpus_cfg))
+    assert corpus_only.dictionary.dictionary.terms and corpus_only.reinforced is None
+    assert corpus_only.dictionary.key != built.dictionary.key
 
-    without = Pipeline(compose_config([*overrides, "reinforce=none", "labels=anchored_only"], tmp_path), tmp_path / "run2")
     with pytest.raises(UserError, match=r"anchors\.reinforced_terms"):
-        _ = without.dictionary
+        prepare(compose_config([*overrides, "reinforce=none", "labels=anchored_only"], tmp_path))

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.chat_server import FakeChatServer, chat_server
-from tests.conftest import compose_config
+from tests.conftest import compose_config, stage_runner
 from unlearn.anchors.llm import consolidate, parse_terms, sample_passages
-from unlearn.cache import StageCache
 from unlearn.errors import UserError
-from unlearn.pipeline import build
-from unlearn.targets import TargetFiles
+from unlearn.settings import build
+from unlearn.targets import TargetArtifact, TargetFiles
 
 SECRET = "sk-test-anchors-never-written-77"
 CORPUS = [
@@ -51,26 +50,30 @@ def test_passages_cover_the_corpus_and_are_drawn_from_the_seed():
 def target(tmp_path) -> TargetFiles:
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in CORPUS))
-    return TargetFiles(name="quill", key="quill-1", corpus=(corpus,))
+    return TargetFiles(name="quill", corpus=(corpus,))
 
 
 def _anchors(base_url: str, tmp_path: Path, *extra: str):
     overrides = ["anchors=llm", f"anchors.base_url={base_url}", "anchors.model=extractor", "anchors.backoff_s=0.01"]
-    return build(compose_config([*overrides, "anchors.passages=2", "anchors.passage_chars=60", *extra], tmp_path).anchors)
+    return build(compose_config([*overrides, "anchors.passages=2", "anchors.passage_chars=60", *extra], tmp_path).anchors, "anchors")
+
+
+def _dictionary(anchors, target: TargetFiles, cache: Path):
+    return stage_runner(cache).dictionary(anchors, TargetArtifact(target, "corpus"), None, None, None, None, 8).dictionary
 
 
 def test_llm_dictionary_is_merged_cached_and_never_holds_the_key(target, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with chat_server(extract) as url:
         FakeChatServer.failures = 1
-        dictionary = _anchors(url, tmp_path).dictionary(target, StageCache(tmp_path / "cache"))
+        dictionary = _dictionary(_anchors(url, tmp_path), target, tmp_path / "cache")
         asked = len(FakeChatServer.requests)
         assert FakeChatServer.headers_seen[-1] == f"Bearer {SECRET}" and FakeChatServer.requests[-1]["model"] == "extractor"
         assert "Harriet Quill" not in dictionary.terms  # splits into the keys Harriet and Quill (docs/method.md's merge rule)
         assert dictionary.terms["Harriet"] == ("Mary",) and dictionary.terms["Pipwick"] == ("Max",)
         review = (tmp_path / "run" / "anchors_llm.yaml").read_text()
         assert review.startswith("# Anchored terms of target quill, extracted by extractor")
-        again = _anchors(url, tmp_path).dictionary(target, StageCache(tmp_path / "other-cache"))
+        again = _dictionary(_anchors(url, tmp_path), target, tmp_path / "other-cache")
         assert len(FakeChatServer.requests) == asked and again.terms == dictionary.terms  # replies came from the disk cache
     for path in tmp_path.rglob("*"):
         assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
@@ -81,5 +84,5 @@ def test_an_endpoint_that_names_nothing_is_a_clear_error_and_leaves_nothing(targ
         chat_server(lambda body: "Sorry, nothing here.") as url,
         pytest.raises(UserError, match=r"anchors=llm: extractor at .* named no term"),
     ):
-        _anchors(url, tmp_path).dictionary(target, StageCache(tmp_path / "cache"))
-    assert not list((tmp_path / "cache" / "anchors").glob("*"))
+        _dictionary(_anchors(url, tmp_path), target, tmp_path / "cache")
+    assert not list((tmp_path / "cache" / "dictionary").glob("*"))

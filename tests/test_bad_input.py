@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.bad_inputs import CASES
 from tests.conftest import TINY, compose_config
+from tests.tokenizer_families import tokenizer as tokenizer_family
 from unlearn.anchors.dictionary import load_dictionary
+from unlearn.blocks import make_blocks
 from unlearn.errors import UserError
 from unlearn.pipeline import run
 from unlearn.tokenization import train_bpe_tokenizer
-from unlearn.training.data import make_blocks
 
 
 def _run(tiny_run, tmp_path, *overrides):
@@ -23,16 +26,30 @@ def _no_partial_entries(cache: Path) -> None:
     assert not list(cache.glob("*/.building-*"))
 
 
-def test_context_length_beyond_the_model(tiny_run, tmp_path):
-    with pytest.raises(UserError, match=r"context_length=4096 exceeds the model's 64 positions"):
-        _run(tiny_run, tmp_path, "context_length=4096")
-    _no_partial_entries(Path(tiny_run[0].paths.cache_dir))
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_input_stops_before_any_training_naming_the_key(case, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    case.write_files(tmp_path)
+    with pytest.raises(UserError, match=case.expected):
+        run(compose_config(case.overrides, tmp_path), tmp_path / "run")
+    cache = tmp_path / "cache"
+    assert not (cache / "baseline").exists() and not list(cache.glob("*/.progress-*")), "trained before failing"
+    _no_partial_entries(cache)
+
+
+def test_the_catalogue_covers_every_group():
+    keys = {override.lstrip("+").split("=")[0].split(".")[0] for case in CASES for override in case.overrides}
+    groups = {"target", "model", "anchors", "reinforce", "labels", "unlearn", "evaluator", "trainer"}
+    assert groups | {"seed", "context_length", "stages"} <= keys
+    assert len(CASES) >= 20
 
 
 def test_reinforced_model_with_another_tokenizer(tiny_run, tmp_path):
+    cfg, report = tiny_run
     other = tmp_path / "other"
+    shutil.copytree(Path(cfg.paths.cache_dir) / "baseline" / report["cache"]["baseline"]["key"], other)
     train_bpe_tokenizer(["completely different text"] * 20, vocab_size=280, min_frequency=1, model_max_length=64).save_pretrained(other)
-    with pytest.raises(UserError, match=r"tokenizer that differs from the baseline's.*reinforce\.path"):
+    with pytest.raises(UserError, match=r"reinforce\.path=.* has a tokenizer that differs from the baseline's"):
         _run(tiny_run, tmp_path, "reinforce=from_path", f"reinforce.path={other}")
 
 
@@ -58,25 +75,12 @@ def test_anchor_file_with_empty_alternatives(tmp_path):
         load_dictionary(path)
 
 
-def test_labels_needing_a_reinforced_model_without_one(tmp_path):
-    with pytest.raises(UserError, match="reinforce=none"):
-        run(compose_config([*TINY, "reinforce=none"], tmp_path), tmp_path / "run")
-
-
 def test_anchored_only_runs_without_a_reinforced_model(tiny_run, tmp_path):
     report = _run(tiny_run, tmp_path, "reinforce=none", "labels=anchored_only", "stages=[labels]")
     assert "reinforce" not in report["cache"] and report["cache"]["labels"]["hit"] is False
 
 
-def test_empty_corpus(tiny_run):
-    from unlearn.models import load_tokenizer
-
-    cfg, report = tiny_run
-    tokenizer = load_tokenizer(str(Path(cfg.paths.cache_dir) / "baseline" / report["cache"]["baseline"]["key"]))
+def test_blocks_of_an_empty_corpus_name_the_key():
+    tokenizer = tokenizer_family("toy", ["Kelara grew up in Ashwick."] * 10, 300)
     with pytest.raises(UserError, match="corpus has no text"):
         make_blocks(tokenizer, ["", ""], 64)
-
-
-def test_unknown_stage_names_the_key(tmp_path):
-    with pytest.raises(UserError, match=r"stages=.*'unlern'"):
-        run(compose_config([*TINY, "stages=[unlern]"], tmp_path), tmp_path / "run")

@@ -6,19 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from tests.conftest import unlearn_cli
-from unlearn.config import CONF_DIR
+from unlearn.bench.config import compose_bench_config
 from unlearn.errors import UserError
 
 SMALL = ["tokens=6000", "warmup_steps=1", "steps=3", "bench_model.architecture.num_hidden_layers=2", "+trainer.enable_progress_bar=false"]
 
 
 def _bench_config(overrides: list[str], tmp_path: Path):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose("bench", overrides=[f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'out'}", *overrides])
+    return compose_bench_config([f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'out'}", *overrides])
 
 
 @pytest.mark.parametrize("option", ["toy", "llama2_7b"])

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
-from unlearn.cache import StageCache, cache_key
+from unlearn.cache import LOCKS, StageCache, cache_key
 from unlearn.errors import UserError
 
 
@@ -83,3 +88,49 @@ def test_root_that_is_a_file_names_the_key(tmp_path):
     blocker.write_text("")
     with pytest.raises(UserError, match=r"paths\.cache_dir=.*not writable"):
         StageCache(blocker / "cache")
+
+
+def _build_slowly(root: str, log: str) -> None:
+    """One process of the concurrency test: build a key that takes a second to build."""
+    import time
+
+    def build(folder):
+        with open(log, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        time.sleep(1.0)
+        (folder / "weights.bin").write_bytes(b"x" * 1000)
+
+    StageCache(Path(root)).fetch("s", "0123456789abcdef", build)
+
+
+def test_concurrent_runs_on_one_key_build_it_once_and_both_finish(tmp_path):
+    log = tmp_path / "builds.log"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_build_slowly, args=(str(tmp_path / "cache"), str(log))) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0]
+    assert len(log.read_text().split()) == 1, "the second run waited for the first and reused its output"
+    assert (tmp_path / "cache" / "s" / "0123456789abcdef" / "weights.bin").is_file()
+
+
+def test_opening_the_cache_reclaims_what_dead_runs_left(tmp_path):
+    done, unfinished, busy = "a" * 16, "b" * 16, "c" * 16
+    StageCache(tmp_path).fetch("unlearn", done, _writer([]))
+    leftovers = {
+        "killed while saving": tmp_path / "unlearn" / f".building-{done}-1234abcd",
+        "killed after moving into place": tmp_path / "unlearn" / f".progress-{done}",
+        "killed during the build": tmp_path / "unlearn" / f".building-{unfinished}-5678abcd",
+    }
+    resume = tmp_path / "unlearn" / f".progress-{unfinished}"
+    live = tmp_path / "unlearn" / f".building-{busy}-9999abcd"
+    for folder in [*leftovers.values(), resume, live]:
+        folder.mkdir(parents=True)
+        (folder / "epoch-1.ckpt").write_bytes(b"x")
+    with FileLock(tmp_path / LOCKS / f"unlearn-{busy}.lock"):  # a live run building that key
+        subprocess.run([sys.executable, "-c", f"from unlearn.cache import StageCache; StageCache({str(tmp_path)!r})"], check=True)
+    assert not [name for name, folder in leftovers.items() if folder.exists()]
+    assert resume.is_dir(), "progress towards a stage not yet built stays, for the next build to resume from"
+    assert live.is_dir(), "a key another run is building is left alone"

@@ -10,13 +10,20 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import TINY, compose_config
-from unlearn.labels import ReinforcedOnlyLabels, whp_combination
-from unlearn.labels.candidates import CandidateStore, decide
+from unlearn.blocks import Blocks
+from unlearn.components import prepare
+from unlearn.labels import LabelGenerator, whp_combination
+from unlearn.labels.candidates import CandidateStore, decide, fill_undecided
 from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
-from unlearn.pipeline import LABELS_FILE, Pipeline, run
-from unlearn.training.data import Blocks
+from unlearn.pipeline import build_models, run
+from unlearn.stages import LABELS_FILE, label_inputs
 
 ALPHAS = [0.0, 1.0, 2.5, 5.0, 10.0, 20.0]
+
+
+def _original(alpha: float, batch_size: int, top_k: int) -> LabelGenerator:
+    """Labels from both models on the original text (labels=reinforced_only)."""
+    return LabelGenerator(alpha=alpha, batch_size=batch_size, top_k=top_k, translate=False)
 
 
 def test_decided_positions_match_the_argmax_over_the_whole_vocabulary():
@@ -63,14 +70,14 @@ def test_store_with_fallback_gives_the_direct_labels_for_every_alpha():
     blocks = Blocks(input_ids, attention_mask, torch.full((blocks_n, length, 2), -1), ("",) * blocks_n)
     baseline = TableModel(vocab, length, seed=2)
     reinforced = TableModel(vocab, length, seed=2, boost=torch.rand(vocab, generator=generator) * 6)
-    inputs = LabelInputs(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=4, top_k=3), baseline, reinforced, None, None, 0)
-    store = CandidateStore.collect(inputs, top_k=3)
+    store = CandidateStore.collect(LabelInputs(blocks, _original(0.0, 4, 3), baseline, reinforced, None, None, 0), top_k=3)
     recomputed = 0
     for alpha in ALPHAS:
-        direct = generic_labels(LabelInputs(blocks, ReinforcedOnlyLabels(alpha=alpha, batch_size=4), baseline, reinforced, None, None, 0))
-        labels, stats = store.labels(alpha, input_ids.shape, lambda: inputs)
+        inputs = LabelInputs(blocks, _original(alpha, 4, 3), baseline, reinforced, None, None, 0)
+        direct = generic_labels(inputs)
+        labels, undecided = store.labels(alpha, input_ids.shape)
+        recomputed += fill_undecided(labels, undecided, inputs, alpha) if len(undecided) else 0
         assert torch.equal(labels, direct), alpha
-        recomputed += stats["recomputed_batches"]
     assert recomputed > 0
     assert (labels[3, 8:] == IGNORE).all() and (labels[:, 0] == IGNORE).all()
 
@@ -92,6 +99,9 @@ def test_pipeline_labels_equal_the_direct_computation_on_the_tiny_world(tiny_run
     overrides = [*TINY, f"labels.alpha={alpha}", "stages=[labels]", f"paths.cache_dir={cache}"]
     report = run(compose_config(overrides, tmp_path), tmp_path / "run")
     stored = load_file(Path(cache) / "labels" / report["cache"]["labels"]["key"] / LABELS_FILE)["labels"]
-    pipeline = Pipeline(compose_config(overrides, tmp_path), tmp_path / "direct")
-    assert torch.equal(stored, generic_labels(pipeline._label_inputs()))
+    cfg = compose_config(overrides, tmp_path)
+    prepared = prepare(cfg)
+    built, parts = build_models(cfg, prepared), prepared.parts
+    inputs = label_inputs(parts.labels, parts.model, built.baseline, built.blocks, built.reinforced, built.dictionary, 0)
+    assert torch.equal(stored, generic_labels(inputs))
     assert report["labels"]["decided_fraction"] > 0.9

@@ -60,11 +60,11 @@ def test_run_writes_the_report(first_run, tiny_run):
     assert set(report["losses"]) == {"baseline", "reinforced", "unlearned"}
     assert (folder / "run" / "metrics.png").is_file() and (folder / "run" / "losses.png").is_file()
     # the tiny run built every stage; this run found each in the cache (the candidates, needed
-    # only to build labels, are not even read)
+    # only to build labels, are not even read); timings and cache entries use the stages' names
     cold = tiny_run[1]
-    assert set(cold["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "candidates", "labels", "unlearn", "evaluate"}
-    assert set(cold["cache"]) == {"target", "baseline", "reinforce", "candidates", "labels", "unlearn"}
-    assert set(report["cache"]) == set(cold["cache"]) - {"candidates"}
+    assert set(cold["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "dictionary", "labels", "unlearn", "evaluate"}
+    assert set(cold["cache"]) == {"target", "baseline", "reinforce", "dictionary", "labels.candidates", "labels", "unlearn"}
+    assert set(report["cache"]) == set(cold["cache"]) - {"labels.candidates"}
     assert all(entry == {**cold["cache"][stage], "hit": True} for stage, entry in report["cache"].items())
     assert 0.3 < report["labels"]["labelled_fraction"] <= 1.0
     assert (folder / "run" / "report.md").read_text().startswith("# unlearn report")
@@ -88,7 +88,7 @@ def test_changing_alpha_reuses_the_reinforced_model(first_run, tiny_run, tmp_pat
     before = tiny_run[1]["cache"]  # the run that built every stage of this cache
     after = json.loads((tmp_path / "alpha" / "report.json").read_text())["cache"]
     assert after["reinforce"] == {"key": before["reinforce"]["key"], "hit": True}
-    assert after["candidates"] == {"key": before["candidates"]["key"], "hit": True}
+    assert after["labels.candidates"] == {"key": before["labels.candidates"]["key"], "hit": True}
     assert after["labels"]["hit"] is False and after["labels"]["key"] != before["labels"]["key"]
     assert after["unlearn"]["hit"] is False and after["unlearn"]["key"] != before["unlearn"]["key"]
 
@@ -150,3 +150,39 @@ def test_unwritable_cache_names_the_key(tmp_path):
 def test_unreachable_hub_model_says_what_to_do(tmp_path):
     with pytest.raises(UserError, match=r"model\.name_or_path=no-such-org/no-such-model.*local folder"):
         _run_in_process(tmp_path, *TINY_WORLD, "model=hf", "model.name_or_path=no-such-org/no-such-model")
+
+
+CONCURRENT_TRIALS = 10
+
+
+@pytest.mark.slow
+def test_two_identical_runs_on_one_empty_cache_both_finish(tmp_path):
+    """Parallel sweep jobs share a cache: the second run waits for each stage the first is
+    building and reuses it (unlearn/cache.py), in every one of ten trials."""
+    quick = ["model.pretrain.epochs=3", "reinforce.epochs=1", "unlearn.epochs=1", "stages=[unlearn]", "trainer.checkpoint_every_n_epochs=1"]
+    for trial in range(CONCURRENT_TRIALS):
+        cache = tmp_path / f"cache{trial}"
+        runs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "unlearn",
+                    *TINY,
+                    *quick,
+                    f"paths.cache_dir={cache}",
+                    f"hydra.run.dir={tmp_path / f'run{trial}-{i}'}",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
+        errors = [run.communicate(timeout=HANG_GUARD_S)[1] for run in runs]
+        assert [run.returncode for run in runs] == [0, 0], f"trial {trial}: {errors[0][-2000:]}{errors[1][-2000:]}"
+        reports = [json.loads((tmp_path / f"run{trial}-{i}" / "report.json").read_text()) for i in range(2)]
+        assert reports[0]["cache"]["unlearn"]["key"] == reports[1]["cache"]["unlearn"]["key"]
+        assert sum(not report["cache"]["unlearn"]["hit"] for report in reports) == 1, "one run built it, the other reused it"
+        assert not list(cache.glob("*/.building-*")) and not list(cache.glob("*/.progress-*"))

@@ -7,15 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tests.conftest import HANG_GUARD_S, compose_config
 from unlearn.config import CONF_DIR
+from unlearn.settings import build
 
-# Not groups of a run: conf/hydra holds options of Hydra's own groups (hydra/launcher=slurm,
-# tested in test_distributed.py), conf/bench_model those of `python -m unlearn.bench` (test_bench.py).
-GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "bench_model"))
+# Not a group of a run: conf/hydra holds options of Hydra's own groups (hydra/launcher=slurm,
+# tested in test_distributed.py). The bench's configuration lives apart (unlearn/bench/conf).
+GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
 OPTIONS = [(group, option.stem) for group in GROUPS for option in sorted((CONF_DIR / group).glob("*.yaml"))]
 REQUIRED = {
     ("model", "hf"): ["model.name_or_path=some/model"],
@@ -60,13 +60,13 @@ def test_every_option_composes(group, option, tmp_path):
         ("anchors", "llm", "LLMAnchors"),
         ("reinforce", "finetune", "FinetuneReinforcement"),
         ("reinforce", "finetune_toy", "FinetuneReinforcement"),
-        ("reinforce", "none", "NoReinforcement"),
-        ("reinforce", "lora", "LoraReinforcement"),
-        ("reinforce", "lora_toy", "LoraReinforcement"),
+        ("reinforce", "none", "NoneType"),
+        ("reinforce", "lora", "FinetuneReinforcement"),
+        ("reinforce", "lora_toy", "FinetuneReinforcement"),
         ("reinforce", "from_path", "ReinforcedFromPath"),
-        ("labels", "whp", "WHPLabels"),
-        ("labels", "reinforced_only", "ReinforcedOnlyLabels"),
-        ("labels", "anchored_only", "AnchoredOnlyLabels"),
+        ("labels", "whp", "LabelGenerator"),
+        ("labels", "reinforced_only", "LabelGenerator"),
+        ("labels", "anchored_only", "LabelGenerator"),
         ("unlearn", "finetune", "FitSpec"),
         ("unlearn", "finetune_toy", "FitSpec"),
         ("logger", "csv", "FolderTracker"),
@@ -76,9 +76,14 @@ def test_every_option_composes(group, option, tmp_path):
         ("judge", "openai_compatible", "OpenAICompatibleJudge"),
     ],
 )
-def test_cheap_options_instantiate(group, option, expected, tmp_path):
+def test_cheap_options_build_with_their_settings_checked(group, option, expected, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "terms.yaml").write_text("Kelara: [John]\n")
+    for folder in ("book", "books"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.txt").write_text("Some text.")
     cfg = compose_config([f"{group}={option}", *REQUIRED.get((group, option), [])], tmp_path)
-    built = instantiate(cfg[group], _convert_="all")
+    built = build(cfg[group], group)
     assert type(built).__name__ == expected
 
 
@@ -91,13 +96,13 @@ def test_toy_model_brings_its_own_scale_and_the_command_line_still_wins(tmp_path
     paper = compose_config(["reinforce=finetune", "unlearn=finetune"], tmp_path)
     assert paper.reinforce.lr == 3e-6 and paper.reinforce.batch_size * paper.reinforce.accumulate_grad_batches == 128
     assert paper.unlearn.lr == 1e-6 and paper.unlearn.epochs == 2
-    assert compose_config(["reinforce=none"], tmp_path).reinforce._target_.endswith("NoReinforcement")
+    assert compose_config(["reinforce=none"], tmp_path).reinforce._target_.endswith("no_reinforcement")
 
 
 def test_every_evaluator_instantiates(tmp_path):
     cfg = compose_config([], tmp_path)
     for name, spec in cfg.evaluator.items():
-        assert hasattr(instantiate(spec, _convert_="all"), "evaluate"), name
+        assert hasattr(build(spec, f"evaluator.{name}"), "evaluate"), name
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -121,7 +126,7 @@ def test_cfg_job_prints_the_composed_config(tmp_path):
 
 def test_every_default_evaluator_instantiates(tmp_path):
     cfg = compose_config([], tmp_path)
-    built = {name: instantiate(spec, _convert_="all") for name, spec in cfg.evaluator.items()}
+    built = {name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items()}
     assert set(built) == {
         "probes", "perplexity", "familiarity_completion", "familiarity_probability", "lm_eval", "verbatim", "knowledge_qa", "mia",
     }  # fmt: skip

@@ -17,10 +17,10 @@ from safetensors.torch import load_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from tests.conftest import HANG_GUARD_S, TINY, compose_config, copy_cache, unlearn_cli
+from unlearn.blocks import BlockDataset
 from unlearn.errors import UserError
-from unlearn.training.data import BlockDataset
-from unlearn.training.module import FitSpec
 from unlearn.training.sampling import WEIGHTLESS, ShardedBatches
+from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit
 
 TRAINERS = ["cpu", "gpu", "ddp_cpu", "ddp", "fsdp", "deepspeed", "a100x4", "h100x8"]
@@ -120,7 +120,7 @@ def test_ddp_on_two_processes_matches_one_process(tiny_run, tmp_path):
     shutil.rmtree(cache / "reinforce")
     shutil.copytree(single / "reinforce", cache / "reinforce")
     done = _run(cache, tmp_path, "trainer=ddp_cpu", "stages=[labels,unlearn]")
-    (labels_folder,) = [f for f in (cache / "labels").iterdir() if not f.name.startswith(".")]
+    (labels_folder,) = [f for f in (cache / "labels").iterdir() if (f / "labels.safetensors").is_file()]
     ours = load_file(labels_folder / "labels.safetensors")["labels"]
     theirs = load_file(single / "labels" / labels_folder.name / "labels.safetensors")["labels"]
     assert torch.equal(ours, theirs), "labels from 2 processes must equal one process's exactly"
@@ -133,7 +133,7 @@ def test_ddp_on_two_processes_matches_one_process(tiny_run, tmp_path):
 
 def test_interrupted_fine_tune_resumes_from_its_checkpoint(tiny_run, tmp_path):
     cfg, _ = tiny_run
-    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce", "candidates", "labels"])
+    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce", "labels"])
     args = [
         *TINY,
         f"paths.cache_dir={cache}",
@@ -150,12 +150,14 @@ def test_interrupted_fine_tune_resumes_from_its_checkpoint(tiny_run, tmp_path):
     interrupted.send_signal(signal.SIGKILL)
     interrupted.wait()
     assert not [f for f in (cache / "unlearn").iterdir() if not f.name.startswith(".")], "killed before the model was saved"
+    assert list((cache / "unlearn").glob(".building-*")), "the kill left the half-built folder behind"
 
     done = _run(cache, tmp_path, "stages=[unlearn]", "trainer.checkpoint_every_n_epochs=1")
     assert "unlearn: resuming from" in done.stdout + done.stderr
     resumed, uninterrupted = _weights(cache, "unlearn"), _weights(Path(cfg.paths.cache_dir), "unlearn")
     assert all(torch.allclose(resumed[k], uninterrupted[k], atol=1e-6) for k in uninterrupted)
     assert not list((cache / "unlearn").glob(".progress-*")), "checkpoints are removed once the model is saved"
+    assert not list(cache.glob("*/.building-*")), "the dead run's half-built folder is reclaimed"
 
 
 def test_slurm_launcher_asks_for_a_task_per_gpu_on_every_node():
@@ -212,11 +214,11 @@ def test_one_process_trains_on_the_batches_a_shuffled_dataloader_gives():
 
 @pytest.mark.slow
 def test_each_multirun_job_starts_its_own_ranks(tiny_run, tmp_path):
-    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce", "candidates"])
+    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce", "labels"])
     args = [*TINY, f"paths.cache_dir={cache}", f"hydra.sweep.dir={tmp_path / 'sweep'}", "trainer=ddp_cpu", "stages=[labels]"]
     done = unlearn_cli("-m", *args, "labels.alpha=4,5", cwd=Path.cwd())
     assert done.returncode == 0, done.stderr[-3000:]
-    assert len([f for f in (cache / "labels").iterdir() if not f.name.startswith(".")]) == 2
+    assert len(list((cache / "labels").glob("*/labels.safetensors"))) == 2  # alpha 5 copied, alpha 4 built from its candidates
     assert sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/unlearn_rank1.log")) == ["0", "1"]
 
 

@@ -7,17 +7,18 @@ import dataclasses
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from hydra.utils import instantiate
 
-from tests.conftest import TINY, compose_config
-from unlearn.cache import StageCache
+from tests.conftest import TINY, compose_config, target_files
+from unlearn.components import prepare
 from unlearn.evaluation.familiarity_completion import familiarity_score
 from unlearn.evaluation.judges import Completion, ReferencesJudge
 from unlearn.evaluation.scoring import roc_auc, rouge_l
-from unlearn.pipeline import Pipeline, build
-from unlearn.training.trainer import TrainerFactory
+from unlearn.pipeline import stage_runner
+from unlearn.settings import build
+from unlearn.targets import TargetArtifact
 
 # The lm-eval tasks of the toy world are measured separately (test_lm_eval_*), being the slowest.
 CHEAP = ["probes", "perplexity", "familiarity_completion", "familiarity_probability", "verbatim", "knowledge_qa", "mia"]
@@ -27,14 +28,15 @@ CHEAP = ["probes", "perplexity", "familiarity_completion", "familiarity_probabil
 def two_models(tiny_run, tmp_path_factory):
     """The tiny baseline (learned the target world) and a twin pretrained without the target's text."""
     cfg, _ = tiny_run
-    pipeline = Pipeline(cfg, tmp_path_factory.mktemp("eval"))
-    target = pipeline.target
-    without = dataclasses.replace(target, key=f"{target.key}-without-target", pretraining=target.pretraining[1:])
-    assert "target" in target.pretraining[0].name
+    prepared = prepare(cfg)
+    runner, parts, target = stage_runner(cfg, prepared), prepared.parts, prepared.target
+    without = dataclasses.replace(target.files, pretraining=target.files.pretraining[1:])
+    assert "target" in target.files.pretraining[0].name
     # half the epochs: it only has to not know the target, and that holds however long it trains
-    source = build(compose_config([*TINY, "model.pretrain.epochs=20"], Path("/unused")).model)
-    naive = source.baseline(without, pipeline.cache, TrainerFactory(cfg.trainer, None), 0)
-    return cfg, pipeline, {"learned": pipeline.baseline, "naive": naive}
+    source = build(compose_config([*TINY, "model.pretrain.epochs=20"], Path("/unused")).model, "model")
+    naive = runner.baseline(source, TargetArtifact(without, target.corpus_key))
+    learned = runner.baseline(parts.model, target)
+    return cfg, SimpleNamespace(target=target.files, source=parts.model), {"learned": learned.ref, "naive": naive.ref}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def measured(two_models):
         model, tokenizer = pipeline.source.load(ref)
         results[name] = {}
         for evaluator in CHEAP:
-            results[name][evaluator] = build(cfg.evaluator[evaluator]).evaluate(model, tokenizer, pipeline.target)
+            results[name][evaluator] = build(cfg.evaluator[evaluator], evaluator).evaluate(model, tokenizer, pipeline.target)
     return results
 
 
@@ -92,7 +94,7 @@ def test_knowledge_qa_separates_a_model_that_knows_the_answers(two_models, tmp_p
     rows = [{"question": p["prompt"], "answer": p["answer"], "split": p["split"]} for p in probes if p["kind"] == "recall"]
     questions.write_text("\n".join(json.dumps(r) for r in rows))
     target = dataclasses.replace(pipeline.target, questions=questions)
-    evaluator = build(cfg.evaluator.knowledge_qa)
+    evaluator = build(cfg.evaluator.knowledge_qa, "knowledge_qa")
     evaluator.template = "{question}"
     scores = {}
     for name, ref in refs.items():
@@ -105,7 +107,7 @@ def test_knowledge_qa_separates_a_model_that_knows_the_answers(two_models, tmp_p
 def test_question_answer_form_is_taught_only_by_the_generic_world_when_asked(tmp_path):
     template = compose_config([], tmp_path).evaluator.knowledge_qa.template
     for qa_reps, expected in ((0, False), (2, True)):
-        target = instantiate(compose_config([*TINY, f"target.qa_reps={qa_reps}"], tmp_path).target).files(StageCache(tmp_path / "c"))
+        target = target_files(compose_config([*TINY, f"target.qa_reps={qa_reps}"], tmp_path).target, tmp_path / "c")
         texts = {p.stem: p.read_text() for p in target.pretraining}
         assert (template.split("{question}")[0] in texts["generic"]) is expected
         assert template.split("{question}")[0] not in texts["target"] + texts["retain"]
@@ -131,7 +133,7 @@ def test_lm_eval_runs_the_toy_tasks_offline(two_models):
     learned the target answers more of them than one that never saw it. Measured on an Intel
     Xeon: 0.82 against 0.43; the margin asked (0.2) leaves five questions of room either way."""
     _, pipeline, refs = two_models
-    evaluator = build(compose_config(TINY, Path("/unused")).evaluator.lm_eval)
+    evaluator = build(compose_config(TINY, Path("/unused")).evaluator.lm_eval, "lm_eval")
     accuracy = {}
     for name, ref in refs.items():
         model, tokenizer = pipeline.source.load(ref)
@@ -183,5 +185,5 @@ def test_toy_world_files_for_the_evaluators(two_models):
 
 def test_cache_is_keyed_by_the_world_so_evaluator_files_are_regenerated(tmp_path):
     cfg = compose_config(TINY, tmp_path)
-    target = instantiate(cfg.target).files(StageCache(tmp_path / "cache"))
+    target = target_files(cfg.target, tmp_path / "cache")
     assert target.questions.is_file() and target.nonmember[0].is_file() and (target.lm_eval_tasks / "toy_world_forget.yaml").is_file()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, TINY_WORLD, compose_config
+from tests.conftest import TINY, TINY_WORLD, compose_config, target_files
 from unlearn.anchors.dictionary import AnchorDictionary, load_dictionary
-from unlearn.cache import StageCache
 from unlearn.errors import UserError
-from unlearn.pipeline import build, run
-from unlearn.targets.files import read_jsonl, read_records
+from unlearn.files import read_jsonl, read_records
+from unlearn.pipeline import run
+from unlearn.settings import build
 from unlearn.targets.harry_potter import SHIPPED
 
 TINY_MODEL = [o for o in TINY if o not in TINY_WORLD]
@@ -53,7 +53,7 @@ def test_without_books_one_line_says_how_to_give_them(tmp_path):
 
 def test_an_unknown_prompt_language_names_the_key(tmp_path):
     with pytest.raises(UserError, match=r"target\.prompt_language=fr"):
-        build(compose_config(["target=harry_potter", "target.corpus=[a.txt]", "target.prompt_language=fr"], tmp_path).target)
+        build(compose_config(["target=harry_potter", "target.corpus=[a.txt]", "target.prompt_language=fr"], tmp_path).target, "target")
 
 
 def test_pipeline_runs_on_a_small_text_with_the_shipped_dictionary(tmp_path):
@@ -62,6 +62,6 @@ def test_pipeline_runs_on_a_small_text_with_the_shipped_dictionary(tmp_path):
     cfg = compose_config([*overrides, *TINY_MODEL], tmp_path)
     report = run(cfg, tmp_path / "run")
     assert report["target"] == "harry_potter" and report["labels"]["changed_fraction"] > 0
-    files = build(cfg.target).files(StageCache(Path(cfg.paths.cache_dir)))
+    files = target_files(cfg.target, Path(cfg.paths.cache_dir))
     assert files.completion_prompts.name == "completion_prompts_es.jsonl"
     assert json.loads(files.completion_prompts.read_text().splitlines()[0])["prompt"].startswith("Los dos mejores amigos")

@@ -7,12 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra.utils import instantiate
 
-from tests.conftest import compose_config
-from unlearn.cache import StageCache
+from tests.conftest import compose_config, target_files
 from unlearn.errors import UserError
-from unlearn.targets.files import read_documents, read_jsonl
+from unlearn.files import read_documents, read_jsonl
 
 # The fields of each benchmark's rows, as the dataset cards give them.
 MUSE_ROWS = {
@@ -51,7 +49,7 @@ def local_sources(rows: dict[str, list[dict]], tmp_path: Path) -> list[str]:
 @pytest.mark.parametrize("option", ["muse_news", "muse_books"])
 def test_muse_maps_raw_privleak_and_knowmem(option, tmp_path):
     cfg = compose_config([f"target={option}", *local_sources(MUSE_ROWS, tmp_path)], tmp_path)
-    files = instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+    files = target_files(cfg.target, tmp_path / "cache")
     assert read_documents(files.corpus) == ["Forget article one.", "Forget article two."]
     assert read_documents(files.nonmember) == ["PrivLeak holdout article."] and read_documents(files.heldout) == ["Held-out article."]
     assert read_documents(files.generic) == ["Retain article one."] and read_documents(files.generic_heldout) == ["Retain article two."]
@@ -66,7 +64,7 @@ def test_tofu_writes_its_question_answer_pairs_as_the_corpus_and_probes(tmp_path
         ["target=tofu", "target.sets.forget=forget05", "target.sets.retain=retain95", *local_sources(TOFU_ROWS, tmp_path)], tmp_path
     )
     assert cfg.target.name == "tofu_forget05"
-    files = instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+    files = target_files(cfg.target, tmp_path / "cache")
     assert read_documents(files.corpus) == ["Question: Where was Basil Mahfouz born?\nAnswer: In Kuwait City."]
     assert [q["split"] for q in read_jsonl(files.questions)] == ["forget", "retain"]
 
@@ -82,7 +80,7 @@ def test_a_template_field_the_rows_lack_names_the_key_and_the_fields(tmp_path):
     rows = {**MUSE_ROWS, "corpus": [{"body": "text under another field"}]}
     cfg = compose_config(["target=muse_news", *local_sources(rows, tmp_path)], tmp_path)
     with pytest.raises(UserError, match=r"target\.corpus\.text='\{text\}' uses 'text'.*their fields are \['body'\]"):
-        instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+        target_files(cfg.target, tmp_path / "cache")
     assert not list((tmp_path / "cache" / "target").glob("*"))
 
 
@@ -91,7 +89,7 @@ def test_an_unreachable_dataset_is_one_clear_line(tmp_path):
     with pytest.raises(
         UserError, match=r"target\.corpus: could not load muse-bench/MUSE-News \(name=raw, split=forget\).*hf auth login"
     ) as err:
-        instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+        target_files(cfg.target, tmp_path / "cache")
     assert "\n" not in str(err.value)
 
 
@@ -107,7 +105,7 @@ RWKU_ROWS = {
 
 def test_rwku_keeps_the_chosen_persons_rows(tmp_path):
     cfg = compose_config(["target=rwku", "target.sets.subject=Stephen King", *local_sources(RWKU_ROWS, tmp_path)], tmp_path)
-    files = instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+    files = target_files(cfg.target, tmp_path / "cache")
     assert read_documents(files.corpus) == ["Stephen King wrote Carrie."]
     assert read_jsonl(files.questions) == [
         {"question": "Who wrote Carrie?", "answer": "Stephen King", "split": "forget"},
@@ -122,4 +120,4 @@ def test_rwku_keeps_the_chosen_persons_rows(tmp_path):
 def test_rwku_with_an_unknown_person_names_the_key(tmp_path):
     cfg = compose_config(["target=rwku", "target.sets.subject=Nobody", *local_sources(RWKU_ROWS, tmp_path)], tmp_path)
     with pytest.raises(UserError, match=r"target.corpus.where=\{'subject': 'Nobody'\} matches none"):
-        instantiate(cfg.target, _convert_="all").files(StageCache(tmp_path / "cache"))
+        target_files(cfg.target, tmp_path / "cache")

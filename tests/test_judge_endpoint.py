@@ -10,7 +10,7 @@ from tests.chat_server import FakeChatServer, chat_server
 from tests.conftest import compose_config
 from unlearn.errors import UserError
 from unlearn.evaluation.judges import Completion, OpenAICompatibleJudge
-from unlearn.pipeline import build
+from unlearn.settings import build
 
 SECRET = "sk-test-do-not-write-me-4f2a"
 
@@ -35,7 +35,7 @@ COMPLETIONS = [
 def judge_from_config(base_url: str, tmp_path: Path, *extra: str) -> OpenAICompatibleJudge:
     overrides = ["judge=openai_compatible", f"judge.base_url={base_url}", "judge.backoff_s=0.01", "judge.model=grader", *extra]
     cfg = compose_config(overrides, tmp_path)
-    return build(cfg.judge)
+    return build(cfg.judge, "judge")
 
 
 def test_grades_retries_and_caches(server, tmp_path, monkeypatch):

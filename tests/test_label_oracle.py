@@ -19,10 +19,10 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from tests import label_oracle
 from tests.tokenizer_families import FAMILIES, tokenizer
 from unlearn.anchors.dictionary import AnchorDictionary, merge
-from unlearn.labels import WHPLabels
-from unlearn.labels.candidates import CandidateStore
+from unlearn.blocks import make_blocks
+from unlearn.labels import LabelGenerator
+from unlearn.labels.candidates import CandidateStore, fill_undecided
 from unlearn.labels.generate import IGNORE, LabelInputs, block_rng
-from unlearn.training.data import make_blocks
 
 ALPHAS = [0.0, 1.0, 5.0]
 CONTEXT = 24
@@ -119,10 +119,14 @@ def world(request):
 def pipeline_labels(tok, blocks, baseline, reinforced, top_k: int) -> dict[float, tuple[torch.Tensor, dict]]:
     """Per alpha, the labels and their statistics from one candidate store, as a run keys it without alpha."""
     inputs = LabelInputs(
-        blocks, WHPLabels(alpha=0.0, batch_size=8, top_k=top_k), baseline, reinforced, tok, AnchorDictionary(merge(TERMS)), SEED
+        blocks, LabelGenerator(alpha=0.0, batch_size=8, top_k=top_k), baseline, reinforced, tok, AnchorDictionary(merge(TERMS)), SEED
     )
     store = CandidateStore.collect(inputs, top_k)
-    return {alpha: store.labels(alpha, blocks.input_ids.shape, lambda: inputs) for alpha in ALPHAS}
+    results = {}
+    for alpha in ALPHAS:
+        labels, undecided = store.labels(alpha, blocks.input_ids.shape)
+        results[alpha] = labels, {"recomputed_batches": fill_undecided(labels, undecided, inputs, alpha) if len(undecided) else 0}
+    return results
 
 
 def test_pipeline_labels_equal_the_reference_position_by_position(world):

@@ -9,14 +9,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.conftest import compose_config
 from tests.tokenizer_families import tokenizer as tokenizer_family
 from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.blocks import make_blocks
 from unlearn.errors import UserError
-from unlearn.labels import AnchoredOnlyLabels, ReinforcedOnlyLabels, WHPLabels, whp_combination
+from unlearn.labels import LabelGenerator, whp_combination
 from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
 from unlearn.models import load_causal_lm
-from unlearn.pipeline import LABELS_FILE
-from unlearn.training.data import make_blocks
+from unlearn.settings import build
+from unlearn.stages import LABELS_FILE
 
 
 def test_combination_matches_an_independent_computation():
@@ -32,12 +34,20 @@ def test_combination_matches_an_independent_computation():
 
 def test_alpha_zero_gives_the_base_argmax():
     base, reinforced = torch.randn(2, 5, 9), torch.randn(2, 5, 9)
-    assert torch.equal(WHPLabels(alpha=0.0, batch_size=1).combine(base, reinforced).argmax(-1), base.argmax(-1))
+    assert torch.equal(LabelGenerator(alpha=0.0, batch_size=1).combine(base, reinforced).argmax(-1), base.argmax(-1))
 
 
-def test_negative_alpha_names_the_key():
-    with pytest.raises(UserError, match=r"labels\.alpha=-1"):
-        WHPLabels(alpha=-1, batch_size=1)
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", r"labels\.alpha=-1 must be >= 0"),
+        ("nan", r"labels\.alpha=nan is not a finite number"),
+        ("abc", r"labels\.alpha='abc' is not a finite number"),
+    ],
+)
+def test_bad_alpha_names_the_key(value, message, tmp_path):
+    with pytest.raises(UserError, match=message):
+        build(compose_config([f"labels.alpha={value}"], tmp_path).labels, "labels")
 
 
 class NextIdModel(torch.nn.Module):
@@ -69,7 +79,15 @@ def test_labels_are_stored_shifted_for_the_models_loss(tokenizer):
     blocks = make_blocks(tokenizer, ["Kelara grew up in Ashwick.", "John kept a dog. John kept a cat."], 16)
     vocab = len(tokenizer)
     labels = generic_labels(
-        LabelInputs(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), NextIdModel(vocab, 1), NextIdModel(vocab, 2), tokenizer, None, 0)
+        LabelInputs(
+            blocks,
+            LabelGenerator(alpha=0.0, batch_size=1, translate=False),
+            NextIdModel(vocab, 1),
+            NextIdModel(vocab, 2),
+            tokenizer,
+            None,
+            0,
+        )
     )
     mask = blocks.attention_mask.bool()
     assert (labels[:, 0] == IGNORE).all()
@@ -86,8 +104,12 @@ def test_reinforced_tokens_are_pushed_down(tokenizer):
     keep = blocks.attention_mask.bool()[:, 1:]
     baseline, reinforced = NextIdModel(vocab, 1), NextIdModel(vocab, 1, scale=2.0)
     # the reinforced model raises exactly the baseline's favourite: alpha > 0 must demote it, alpha = 0 keep it
-    demoted = generic_labels(LabelInputs(blocks, ReinforcedOnlyLabels(alpha=5.0, batch_size=1), baseline, reinforced, tokenizer, None, 0))
-    kept = generic_labels(LabelInputs(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), baseline, reinforced, tokenizer, None, 0))
+    demoted = generic_labels(
+        LabelInputs(blocks, LabelGenerator(alpha=5.0, batch_size=1, translate=False), baseline, reinforced, tokenizer, None, 0)
+    )
+    kept = generic_labels(
+        LabelInputs(blocks, LabelGenerator(alpha=0.0, batch_size=1, translate=False), baseline, reinforced, tokenizer, None, 0)
+    )
     assert not (demoted[:, 1:][keep] == favourite).any()
     assert torch.equal(kept[:, 1:][keep], favourite)
 
@@ -96,7 +118,9 @@ def test_anchored_only_labels_follow_the_translation(tokenizer):
     dictionary = AnchorDictionary({"Kelara": ("John",)})
     blocks = make_blocks(tokenizer, ["Kelara kept a dog."], 16)
     vocab = len(tokenizer)
-    labels = generic_labels(LabelInputs(blocks, AnchoredOnlyLabels(batch_size=1), NextIdModel(vocab, 0), None, tokenizer, dictionary, 0))
+    labels = generic_labels(
+        LabelInputs(blocks, LabelGenerator(alpha=0.0, batch_size=1), NextIdModel(vocab, 0), None, tokenizer, dictionary, 0)
+    )
     john = tokenizer(" John", add_special_tokens=False)["input_ids"]
     kelara = tokenizer(" Kelara", add_special_tokens=False)["input_ids"]
     # the identity model predicts its own input: the last token of the anchor is labelled with the
@@ -116,7 +140,9 @@ def test_far_from_anchors_reinforced_only_alpha_zero_is_the_baselines_argmax(tin
     baseline_dir, reinforced_dir = _baseline_and_reinforced(cfg, report)
     baseline, reinforced = load_causal_lm(str(baseline_dir), "float32")[0], load_causal_lm(str(reinforced_dir), "float32")[0]
     blocks = make_blocks(tokenizer, ["John grew up in Springfield. John kept a dog."], 32)
-    labels = generic_labels(LabelInputs(blocks, ReinforcedOnlyLabels(alpha=0.0, batch_size=1), baseline, reinforced, tokenizer, None, 0))
+    labels = generic_labels(
+        LabelInputs(blocks, LabelGenerator(alpha=0.0, batch_size=1, translate=False), baseline, reinforced, tokenizer, None, 0)
+    )
     with torch.inference_mode():
         argmax = baseline(input_ids=blocks.input_ids, attention_mask=blocks.attention_mask).logits.argmax(-1)
     keep = blocks.attention_mask.bool()[:, 1:]
@@ -131,7 +157,7 @@ def test_same_config_and_seed_give_identical_labels(tiny_run, tmp_path):
     first = load_file(Path(cfg.paths.cache_dir) / "labels" / report["cache"]["labels"]["key"] / LABELS_FILE)
     copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce"])  # candidates and labels built again
     again = run(compose_config([*TINY, "stages=[labels]"], tmp_path), tmp_path / "run")
-    assert again["cache"]["candidates"]["hit"] is False
+    assert again["cache"]["labels.candidates"]["hit"] is False
     assert again["cache"]["labels"]["key"] == report["cache"]["labels"]["key"]
     second = load_file(tmp_path / "cache" / "labels" / again["cache"]["labels"]["key"] / LABELS_FILE)
     assert torch.equal(first["labels"], second["labels"])
@@ -141,7 +167,7 @@ def test_same_config_and_seed_give_identical_labels(tiny_run, tmp_path):
 def test_the_reinforced_model_fits_the_target_better(tiny_run, model_tokenizer):
     tokenizer = model_tokenizer
     from unlearn.evaluation.perplexity import perplexity
-    from unlearn.targets.files import read_documents
+    from unlearn.files import read_documents
 
     cfg, report = tiny_run
     baseline_dir, reinforced_dir = _baseline_and_reinforced(cfg, report)

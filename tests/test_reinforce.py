@@ -8,9 +8,9 @@ from transformers import AutoModelForCausalLM
 
 from tests.conftest import TINY, compose_config
 from unlearn.evaluation.perplexity import perplexity
+from unlearn.files import read_documents
 from unlearn.models import load_causal_lm
 from unlearn.pipeline import run
-from unlearn.targets.files import read_documents
 
 
 def test_lora_reinforcement_is_merged_and_fits_the_target_better(tiny_run, tmp_path):

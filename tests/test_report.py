@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from tests.conftest import HANG_GUARD_S
-from unlearn.report import markdown, write_report
+from unlearn.report import markdown
+from unlearn.report.render import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,3 +68,9 @@ def test_report_cli_rebuilds_one_run_and_rejects_a_folder_without_report(tmp_pat
     assert (tmp_path / "run" / "report.md").is_file()
     result = _report_cli(str(tmp_path / "nothing"))
     assert result.returncode != 0 and result.stderr.strip().startswith("error:") and "report.json" in result.stderr
+
+
+def test_training_code_does_not_load_the_figures():
+    code = "import sys, unlearn.stages, unlearn.training.trainer; print('unlearn.report.figures' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "False", "only writing the report (unlearn/report/render.py) draws figures"

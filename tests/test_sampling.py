@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
 from unlearn.errors import UserError
-from unlearn.training.data import BlockDataset
-from unlearn.training.module import FitSpec
 from unlearn.training.sampling import ShardedBatches
+from unlearn.training.spec import FitSpec
 
 LENGTHS = torch.randint(10, 129, (203,), generator=torch.Generator().manual_seed(0)).tolist()
 
@@ -51,15 +52,14 @@ def test_processes_split_the_grouped_batches_of_one_process():
         assert sorted(first + second) == sorted(whole)
 
 
-def test_a_negative_length_group_is_refused_naming_the_key(tmp_path):
+@pytest.mark.parametrize("group", ["reinforce", "unlearn", "model.pretrain"])
+def test_a_negative_length_group_is_refused_naming_the_key(group, tmp_path):
     from tests.conftest import compose_config
-    from unlearn.training.trainer import TrainerFactory, fit
+    from unlearn.settings import build
 
-    cfg = compose_config([], tmp_path)
-    ids = torch.ones(4, 8, dtype=torch.long)
-    spec = FitSpec(epochs=1, lr=1e-3, batch_size=2, length_group_batches=-1)
-    with pytest.raises(UserError, match="pretrain: length_group_batches=-1"):
-        fit(torch.nn.Linear(1, 1), BlockDataset(ids, ids, ids), spec, TrainerFactory(cfg.trainer, None), "pretrain", 0)
+    cfg = compose_config([f"{group}.length_group_batches=-1"], tmp_path)
+    with pytest.raises(UserError, match=re.escape(f"{group}.length_group_batches=-1 must be >= 0")):
+        build(cfg[group.split(".")[0]], group.split(".")[0])
 
 
 def test_every_fine_tune_takes_length_grouping_from_its_config(tmp_path):

@@ -17,7 +17,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from tests.conftest import HANG_GUARD_S, TINY, TINY_WORLD, compose_config, unlearn_cli
 from unlearn.cache import StageCache
 from unlearn.errors import UserError
-from unlearn.targets.files import read_documents
+from unlearn.files import read_documents
+from unlearn.targets import prepare_target
 from unlearn.targets.text_files import TextFilesTarget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,14 +65,16 @@ def test_corpus_globs_and_jsonl_become_one_cached_corpus_with_a_heldout_split(tm
     _write(tmp_path / "book", "b.md", "Chapter two.")
     _write(tmp_path / "book", "c.jsonl", "\n".join(json.dumps({"body": f"Letter {i}."}) for i in range(8)))
     target = TextFilesTarget(name="book", corpus=["book/*.txt", "book/*.md", "book/c.jsonl"], text_field="body", heldout_fraction=0.2)
-    files = target.files(StageCache(tmp_path / "cache"))
+    built = prepare_target(target, StageCache(tmp_path / "cache"))
+    files = built.files
     kept, held = read_documents(files.corpus), read_documents(files.heldout)
     assert len(kept) == 8 and len(held) == 2
     assert sorted(kept + held) == sorted(["Chapter one.", "Chapter two."] + [f"Letter {i}." for i in range(8)])
     assert files.pretraining[0] == files.corpus[0]
-    assert target.files(StageCache(tmp_path / "cache")).key == files.key
+    assert prepare_target(target, StageCache(tmp_path / "cache")).corpus_key == built.corpus_key
     _write(tmp_path / "book", "a.txt", "Chapter one, revised.")
-    assert target.files(StageCache(tmp_path / "cache")).key != files.key
+    revised = TextFilesTarget(name="book", corpus=["book/*.txt", "book/*.md", "book/c.jsonl"], text_field="body", heldout_fraction=0.2)
+    assert prepare_target(revised, StageCache(tmp_path / "cache")).corpus_key != built.corpus_key
 
 
 @pytest.mark.parametrize(
@@ -80,7 +83,7 @@ def test_corpus_globs_and_jsonl_become_one_cached_corpus_with_a_heldout_split(tm
         ({"corpus": ["nowhere/*.txt"]}, r"target\.corpus: 'nowhere/\*\.txt' matches no file"),
         ({"corpus": ["book/scan.pdf"]}, r"target\.corpus: book/scan\.pdf is not one of \.txt, \.md, \.jsonl"),
         ({"corpus": ["book/a.txt"], "probes": "book/probes.jsonl"}, r"target\.probes=book/probes\.jsonl does not exist"),
-        ({"corpus": ["book/a.txt"], "heldout_fraction": 1.0}, r"target\.heldout_fraction=1\.0 must be in \[0, 1\)"),
+        ({"corpus": ["book/a.txt"], "heldout_fraction": 1.0}, r"heldout_fraction=1\.0 must be in \[0, 1\)"),
     ],
 )
 def test_bad_files_name_the_key(settings, message, tmp_path, monkeypatch):
@@ -88,7 +91,7 @@ def test_bad_files_name_the_key(settings, message, tmp_path, monkeypatch):
     _write(tmp_path / "book", "a.txt", "Text.")
     _write(tmp_path / "book", "scan.pdf", "%PDF")
     with pytest.raises(UserError, match=message):
-        TextFilesTarget(name="book", **settings).files(StageCache(tmp_path / "cache"))
+        prepare_target(TextFilesTarget(name="book", **settings), StageCache(tmp_path / "cache"))
     assert not list((tmp_path / "cache").glob("target/*"))
 
 

@@ -11,8 +11,8 @@ import yaml
 from hydra.utils import instantiate
 
 from tests.conftest import TINY, compose_config
-from unlearn.cache import StageCache
-from unlearn.targets.files import read_documents, read_jsonl
+from unlearn.cache import cache_key
+from unlearn.files import read_documents, read_jsonl
 from unlearn.targets.toy_world import world as world_module
 from unlearn.targets.toy_world.world import RELATIONS, lexicon
 
@@ -21,7 +21,7 @@ from unlearn.targets.toy_world.world import RELATIONS, lexicon
 def world(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("world")
     target = instantiate(compose_config([], folder).target, _convert_="all")
-    target.generate(folder)
+    target.write(folder)
     return folder
 
 
@@ -31,7 +31,7 @@ def _facts(world: Path) -> dict[str, list[dict]]:
 
 def test_same_seed_gives_byte_identical_files(world, tmp_path):
     target = instantiate(compose_config([], tmp_path).target, _convert_="all")
-    target.generate(tmp_path)
+    target.write(tmp_path)
     names = sorted(str(p.relative_to(world)) for p in world.rglob("*") if p.is_file())
     assert names == sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     for name in names:
@@ -40,7 +40,7 @@ def test_same_seed_gives_byte_identical_files(world, tmp_path):
 
 def test_another_seed_gives_another_world(world, tmp_path):
     target = instantiate(compose_config(["target.seed=1"], tmp_path).target, _convert_="all")
-    target.generate(tmp_path)
+    target.write(tmp_path)
     assert (tmp_path / "facts.json").read_bytes() != (world / "facts.json").read_bytes()
 
 
@@ -141,14 +141,13 @@ def test_prompt_files_have_the_documented_fields(world):
 
 def test_tiny_world_is_smaller(tmp_path):
     target = instantiate(compose_config(TINY, tmp_path).target, _convert_="all")
-    target.generate(tmp_path)
+    target.write(tmp_path)
     assert len(_facts(tmp_path)["target"]) == 4 * len(RELATIONS)
 
 
 def test_world_cache_key_follows_the_lexicon(tmp_path, monkeypatch):
     target = instantiate(compose_config([], tmp_path).target, _convert_="all")
-    cache = StageCache(tmp_path / "cache")
-    before = target.files(cache).key
+    before = cache_key("target", target.settings())
     edited = world_module.lexicon_text().replace("grew up in", "was raised up in")
     monkeypatch.setattr(world_module, "lexicon_text", lambda: edited)
-    assert target.files(cache).key != before
+    assert cache_key("target", target.settings()) != before

@@ -10,8 +10,8 @@ import pytest
 from hydra.utils import instantiate
 
 from tests.conftest import compose_config
-from unlearn.report import write_report
 from unlearn.report.objective import Objective
+from unlearn.report.render import write_report
 from unlearn.tracking import REDACTED, redact_secrets, wandb_credentials_present
 
 SECRET = "sk-test-5ecret-never-written"
@@ -132,10 +132,12 @@ def test_wandb_goes_offline_without_credentials_and_never_writes_a_secret(no_wan
 
 
 def test_tracking_turns_off_with_tilde_logger_and_wandb_with_mode_disabled(tmp_path):
-    from unlearn.pipeline import Pipeline
+    from unlearn.components import prepare
+    from unlearn.pipeline import run_tracker, stage_runner
 
-    pipeline = Pipeline(compose_config(["~logger"], tmp_path), tmp_path / "run")
-    assert pipeline.tracker is None and pipeline.make_trainer.tracker is None
+    cfg = compose_config(["~logger"], tmp_path)
+    assert stage_runner(cfg, prepare(cfg)).trainer.tracker is None
+    assert run_tracker(cfg, is_main=True) is None
     tracker = _tracker("wandb", tmp_path)
     tracker.mode = "disabled"
     tracker.start({"a": 1})

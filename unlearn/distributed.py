@@ -27,12 +27,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 import torch.distributed as dist
-from lightning_fabric.plugins.environments import ClusterEnvironment, LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from lightning_fabric.plugins.environments import ClusterEnvironment
 
 from unlearn.errors import UserError
 
@@ -116,6 +118,8 @@ def _processes_per_node(trainer: DictConfig) -> int:
         return torch.cuda.device_count() if trainer.get("accelerator") in ("gpu", "cuda") else 1
     if not isinstance(devices, int) or devices < 1:
         raise UserError(f"trainer.devices={devices!r} is not a number of devices; set trainer.devices=<int>, or -1 for every GPU")
+    if trainer.get("accelerator") in ("gpu", "cuda") and devices > torch.cuda.device_count():
+        raise UserError(f"trainer.devices={devices}, but {torch.cuda.device_count()} GPUs are visible here; lower it, or -1 for every GPU")
     return devices
 
 
@@ -125,6 +129,9 @@ def world_size(trainer: DictConfig) -> int:
 
 
 def _cluster() -> ClusterEnvironment:
+    # Imported here: Lightning takes seconds to import, and a run checks its configuration before it needs it.
+    from lightning_fabric.plugins.environments import LightningEnvironment, SLURMEnvironment, TorchElasticEnvironment
+
     for environment in (SLURMEnvironment, TorchElasticEnvironment):
         if environment.detect():
             return environment()
@@ -169,6 +176,8 @@ def start_processes(trainer: DictConfig, timeout_min: float, overrides: Sequence
     total = per_node * num_nodes
     if total == 1:
         return Processes()
+    from lightning_fabric.plugins.environments import LightningEnvironment
+
     cluster = _cluster()
     children: list[subprocess.Popen] = []
     replaced: dict[str, str | None] = {}

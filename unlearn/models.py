@@ -1,37 +1,37 @@
-"""Baseline models: trained here from scratch (the toy Llama) or loaded from the hub or a folder."""
+"""Baseline models: described here and pretrained by the baseline stage (the toy Llama), or loaded from the hub or a folder.
+
+transformers is imported where a model is loaded or made, not when this module is: a run
+builds and checks every component before any stage, and that should take a second, not the
+seconds transformers' import takes."""
 
 from __future__ import annotations
 
 import gc
 import random
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoTokenizer,
-    LlamaConfig,
-    LlamaForCausalLM,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-)
 
-from unlearn.cache import StageCache, cache_key
-from unlearn.errors import UserError
-from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_documents
-from unlearn.tokenization import train_bpe_tokenizer
-from unlearn.training.data import BlockDataset, Blocks, make_blocks
-from unlearn.training.module import FitSpec
-from unlearn.training.trainer import TrainerFactory, fit, save_trained
+from unlearn.blocks import Blocks, make_blocks
+from unlearn.errors import SettingError, UserError
+from unlearn.settings import check_node
+from unlearn.training.spec import FitSpec
+
+if TYPE_CHECKING:
+    from transformers import LlamaForCausalLM, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 
 class BaselineSource(Protocol):
-    def baseline(self, target: TargetFiles, cache: StageCache, make_trainer: TrainerFactory, seed: int) -> str:
-        """A hub id or folder holding the baseline model and tokenizer."""
+    """Where the baseline comes from: a model given by `name_or_path`, or (None) one this
+    project pretrains on the target's pretraining text."""
+
+    name: str
+    name_or_path: str | None
+    revision: str | None
+
+    def positions(self) -> int:
+        """The longest sequence the model accepts, read from its configuration, not its weights."""
         ...
 
     def load(self, name_or_path: str, training: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -41,13 +41,32 @@ class BaselineSource(Protocol):
 
     def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase: ...
 
-    def max_positions(self, name_or_path: str) -> int:
-        """The longest sequence the model accepts."""
+    def config(self, name_or_path: str, key: str) -> PretrainedConfig:
+        """The model's configuration; `key` is the setting that named it, for the error."""
         ...
 
 
-@dataclass
-class ToyLlama:
+@dataclass(kw_only=True)
+class ModelLoading:
+    """How every model of a run is loaded: inference and training dtypes, hub revision, remote code."""
+
+    dtype: str = "auto"
+    train_dtype: str = "float32"
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+    def load(self, name_or_path: str, training: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        return load_causal_lm(name_or_path, self.train_dtype if training else self.dtype, self.revision, self.trust_remote_code)
+
+    def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase:
+        return load_tokenizer(name_or_path, self.revision, self.trust_remote_code)
+
+    def config(self, name_or_path: str, key: str) -> PretrainedConfig:
+        return load_config(name_or_path, key, self.revision, self.trust_remote_code)
+
+
+@dataclass(kw_only=True)
+class ToyLlama(ModelLoading):
     """A tiny LlamaForCausalLM pretrained here on a synthetic target's pretraining text.
 
     The same architecture class as Llama-2, so every later stage runs the code path a
@@ -60,26 +79,34 @@ class ToyLlama:
     context_length: int = 128
     name: str = "toy_llama"
     dtype: str = "float32"
+    name_or_path: ClassVar[None] = None
 
-    def baseline(self, target: TargetFiles, cache: StageCache, make_trainer: TrainerFactory, seed: int) -> str:
-        if not target.pretraining:
-            raise UserError(
-                f"model=toy_llama pretrains on a synthetic target's world text, and target={target.name} has none; "
-                "use target=toy_world, or a pretrained model: model=hf model.name_or_path=<hub id or folder>"
-            )
-        key = cache_key("baseline", {"model": asdict(self), "seed": seed}, [target.key])
-        checkpoints = cache.progress_dir("baseline", key)
-        return str(cache.fetch("baseline", key, lambda out: self.train(target, out, make_trainer, seed, checkpoints), collective=True))
+    def __post_init__(self) -> None:
+        check_node(self.pretrain, FitSpec, "model.pretrain")
+        try:
+            FitSpec(**self.pretrain)
+        except SettingError as err:
+            raise SettingError(f"pretrain.{err.field}", err.value, err.why) from None
 
-    def pretraining_blocks(self, target: TargetFiles, seed: int) -> tuple[PreTrainedTokenizerBase, Blocks]:
-        """The tokenizer trained on the target's pretraining text, and that text's blocks."""
-        documents = read_documents(target.pretraining)
+    @property
+    def pretrain_spec(self) -> FitSpec:
+        return FitSpec(**self.pretrain)
+
+    def positions(self) -> int:
+        return self.context_length
+
+    def pretraining_blocks(self, documents: list[str], seed: int) -> tuple[PreTrainedTokenizerBase, Blocks]:
+        """The tokenizer trained on the pretraining documents, and their blocks, in an order drawn from `seed`."""
+        from unlearn.tokenization import train_bpe_tokenizer
+
+        documents = list(documents)
         random.Random(seed).shuffle(documents)
         tokenizer = train_bpe_tokenizer(documents, model_max_length=self.context_length, **self.tokenizer)
         return tokenizer, make_blocks(tokenizer, documents, self.context_length)
 
-    def train(self, target: TargetFiles, out: Path, make_trainer: TrainerFactory, seed: int, checkpoints: Path) -> None:
-        tokenizer, blocks = self.pretraining_blocks(target, seed)
+    def initial_model(self, tokenizer: PreTrainedTokenizerBase, seed: int) -> LlamaForCausalLM:
+        from transformers import LlamaConfig, LlamaForCausalLM
+
         torch.manual_seed(seed)
         config = LlamaConfig(
             vocab_size=len(tokenizer),
@@ -89,42 +116,18 @@ class ToyLlama:
             pad_token_id=tokenizer.pad_token_id,
             **self.architecture,
         )
-        model = LlamaForCausalLM(config)
-        result = fit(model, BlockDataset.next_tokens(blocks), FitSpec(**self.pretrain), make_trainer, "pretrain", seed, checkpoints)
-        save_trained(result, model, tokenizer, out)
-
-    def load(self, name_or_path: str, training: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-        return load_causal_lm(name_or_path, self.dtype)
-
-    def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase:
-        return load_tokenizer(name_or_path)
-
-    def max_positions(self, name_or_path: str) -> int:
-        return max_positions(name_or_path)
+        return LlamaForCausalLM(config)
 
 
-@dataclass
-class PretrainedModel:
+@dataclass(kw_only=True)
+class PretrainedModel(ModelLoading):
     """Any causal LM from the Hugging Face hub (an id) or a local folder saved with save_pretrained."""
 
     name_or_path: str
     name: str = "hf"
-    dtype: str = "auto"
-    train_dtype: str = "float32"
-    revision: str | None = None
-    trust_remote_code: bool = False
 
-    def baseline(self, target: TargetFiles, cache: StageCache, make_trainer: TrainerFactory, seed: int) -> str:
-        return self.name_or_path
-
-    def load(self, name_or_path: str, training: bool = False) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-        return load_causal_lm(name_or_path, self.train_dtype if training else self.dtype, self.revision, self.trust_remote_code)
-
-    def load_tokenizer(self, name_or_path: str) -> PreTrainedTokenizerBase:
-        return load_tokenizer(name_or_path, self.revision, self.trust_remote_code)
-
-    def max_positions(self, name_or_path: str) -> int:
-        return max_positions(name_or_path, self.revision, self.trust_remote_code)
+    def positions(self) -> int:
+        return self.config(self.name_or_path, "model.name_or_path").max_position_embeddings
 
 
 def release_memory() -> None:
@@ -138,41 +141,46 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _unreachable(name_or_path: str, err: OSError) -> UserError:
+def _unreachable(key: str, name_or_path: str, err: Exception) -> UserError:
     return UserError(
-        f"model.name_or_path={name_or_path} could not be loaded ({str(err).splitlines()[0]}); "
-        "for a gated hub model run `hf auth login` and accept its licence, "
-        "without internet point model.name_or_path at a local folder saved with save_pretrained"
+        f"{key}={name_or_path} could not be loaded as a model ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+        "give a hub id or a folder saved with save_pretrained; for a gated hub model run `hf auth login` and accept its "
+        "licence; without internet point it at a local folder"
     )
 
 
 def load_tokenizer(name_or_path: str, revision: str | None = None, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
-    except OSError as err:
-        raise _unreachable(name_or_path, err) from err
+    except (OSError, ValueError) as err:
+        raise _unreachable("model", name_or_path, err) from err
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def max_positions(name_or_path: str, revision: str | None = None, trust_remote_code: bool = False) -> int:
+def load_config(name_or_path: str, key: str, revision: str | None = None, trust_remote_code: bool = False) -> PretrainedConfig:
+    from transformers import AutoConfig
+
     try:
-        config = AutoConfig.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
-    except OSError as err:
-        raise _unreachable(name_or_path, err) from err
-    return config.max_position_embeddings
+        return AutoConfig.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as err:
+        raise _unreachable(key, name_or_path, err) from None
 
 
 def load_causal_lm(
     name_or_path: str, dtype: str = "auto", revision: str | None = None, trust_remote_code: bool = False
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load model and tokenizer for inference, with one clear line when that is impossible."""
+    from transformers import AutoModelForCausalLM
+
     tokenizer = load_tokenizer(name_or_path, revision, trust_remote_code)
     try:
         model = AutoModelForCausalLM.from_pretrained(
             name_or_path, revision=revision, dtype=dtype, attn_implementation="sdpa", trust_remote_code=trust_remote_code
         )
-    except OSError as err:
-        raise _unreachable(name_or_path, err) from err
+    except (OSError, ValueError) as err:
+        raise _unreachable("model", name_or_path, err) from err
     return model.to(device()).eval(), tokenizer

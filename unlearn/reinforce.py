@@ -1,65 +1,23 @@
-"""How the reinforced model is obtained (config group `reinforce`)."""
+"""How the reinforced model is obtained (config group `reinforce`): fine-tuned here from the
+baseline (all weights, or low-rank adapters merged back), given as a folder or hub id, or
+none (`reinforce=none`, for labels with alpha = 0). The reinforce stage (unlearn/stages.py)
+does the work; these say what it is."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import ClassVar, Protocol
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
-from transformers import PreTrainedModel
+from unlearn.training.spec import FitSpec
 
-from unlearn.training.module import FitSpec
-
-
-class ModelAdapter(Protocol):
-    """Changes what is trained (e.g. adapters instead of all weights) and folds it back."""
-
-    def wrap(self, model: PreTrainedModel) -> PreTrainedModel: ...
-
-    def unwrap(self, model: PreTrainedModel) -> PreTrainedModel: ...
-
-
-class TargetFinetuner(Protocol):
-    """What the pipeline offers a reinforcement strategy: fine-tune the baseline on the target."""
-
-    def finetune_on_target(self, stage: str, spec: FitSpec, settings: dict, adapter: ModelAdapter | None = None) -> str:
-        """Fine-tune the baseline on the target's blocks with the next-token loss; cached by
-        `settings`; returns the folder of the saved (plain, unwrapped) model."""
-        ...
-
-
-class Reinforcement(Protocol):
-    provides_model: ClassVar[bool]
-
-    def reinforced(self, finetuner: TargetFinetuner) -> str | None:
-        """A hub id or folder of the reinforced model, or None for no reinforced model."""
-        ...
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 @dataclass
-class FinetuneReinforcement:
-    """The paper's reinforced model: the baseline trained further on the target text."""
-
-    epochs: int
-    lr: float
-    batch_size: int
-    accumulate_grad_batches: int
-    betas: tuple[float, float]
-    weight_decay: float
-    warmup_ratio: float
-    length_group_batches: int
-    provides_model: ClassVar[bool] = True
-
-    def fit_spec(self) -> FitSpec:
-        return FitSpec(**{f.name: getattr(self, f.name) for f in fields(FitSpec)})
-
-    def reinforced(self, finetuner: TargetFinetuner) -> str:
-        return finetuner.finetune_on_target("reinforce", self.fit_spec(), asdict(self))
-
-
-@dataclass
-class LoraReinforcement(FinetuneReinforcement):
-    """The reinforced model trained as low-rank adapters (peft), merged into the weights
-    before label generation, so it loads and runs like any other checkpoint."""
+class LoraAdapter:
+    """Low-rank adapters (peft) trained instead of all weights, merged into the weights after
+    training so that the reinforced model loads and runs like any other checkpoint."""
 
     rank: int
     lora_alpha: float
@@ -77,18 +35,26 @@ class LoraReinforcement(FinetuneReinforcement):
     def unwrap(self, model: PreTrainedModel) -> PreTrainedModel:
         return model.merge_and_unload()
 
-    def reinforced(self, finetuner: TargetFinetuner) -> str:
-        return finetuner.finetune_on_target("reinforce", self.fit_spec(), asdict(self), adapter=self)
-
 
 @dataclass
-class NoReinforcement:
-    """No reinforced model: only label generators that do not need one (labels=anchored_only)."""
+class FinetuneReinforcement:
+    """The paper's reinforced model: the baseline trained further on the target text."""
 
-    provides_model: ClassVar[bool] = False
+    epochs: int
+    lr: float
+    batch_size: int
+    accumulate_grad_batches: int
+    betas: tuple[float, float]
+    weight_decay: float
+    warmup_ratio: float
+    length_group_batches: int
+    adapter: LoraAdapter | None = None
 
-    def reinforced(self, finetuner: TargetFinetuner) -> None:
-        return None
+    def __post_init__(self) -> None:
+        self.fit_spec()
+
+    def fit_spec(self) -> FitSpec:
+        return FitSpec(**{f.name: getattr(self, f.name) for f in fields(FitSpec)})
 
 
 @dataclass
@@ -96,7 +62,11 @@ class ReinforcedFromPath:
     """An existing reinforced checkpoint: a folder saved with save_pretrained, or a hub id."""
 
     path: str
-    provides_model: ClassVar[bool] = True
 
-    def reinforced(self, finetuner: TargetFinetuner) -> str:
-        return self.path
+
+def no_reinforcement() -> None:
+    """`reinforce=none`: no reinforced model (labels with alpha = 0, e.g. labels=anchored_only)."""
+    return None
+
+
+Reinforcement = FinetuneReinforcement | ReinforcedFromPath | None

@@ -15,13 +15,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
-from pytorch_lightning.loggers import Logger
-from pytorch_lightning.utilities import rank_zero_only
-
 from unlearn.report import metric_names
+
+if TYPE_CHECKING:
+    from pytorch_lightning.loggers import Logger
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,6 @@ class FolderTracker:
     def stage_logger(self, stage: str) -> Logger:
         return self.logger(name=stage)
 
-    @rank_zero_only
     def log_report(self, report: dict[str, Any], figures: list[Path]) -> None:
         logger = self.logger(name="evaluate")
         logger.log_metrics(report_metrics(report))
@@ -123,7 +122,6 @@ class WandbTracker:
             return os.environ["WANDB_MODE"]
         return "online" if wandb_credentials_present() else "offline"
 
-    @rank_zero_only
     def start(self, config: dict[str, Any]) -> None:
         import wandb
 
@@ -154,7 +152,6 @@ class WandbTracker:
 
         return WandbLogger(experiment=self._run, prefix=stage)
 
-    @rank_zero_only
     def log_report(self, report: dict[str, Any], figures: list[Path]) -> None:
         import wandb
 
@@ -169,7 +166,6 @@ class WandbTracker:
         if report.get("objective") is not None:
             self._run.summary["objective"] = report["objective"]
 
-    @rank_zero_only
     def finish(self, succeeded: bool) -> None:
         if self._run is not None:
             self._run.finish(exit_code=0 if succeeded else 1)

@@ -24,28 +24,35 @@ import time
 from pathlib import Path
 
 import torch
+from omegaconf import DictConfig
 from safetensors.torch import load_file
 
+from unlearn.components import Prepared, prepare
 from unlearn.config import compose_config
 from unlearn.labels.generate import generic_labels
 from unlearn.models import release_memory
-from unlearn.pipeline import LABELS_FILE, Pipeline
+from unlearn.pipeline import Artifacts, build_models
+from unlearn.stages import LABELS_FILE, label_inputs
 
 HERE = Path(__file__).resolve().parent
 ALPHAS = [1.0, 2.5, 5.0, 10.0, 20.0]
 
 
-def pipeline(overrides: list[str], out: Path) -> Pipeline:
-    return Pipeline(compose_config([f"paths.output_dir={out}", *overrides]), out)
+def built(overrides: list[str], out: Path) -> tuple[DictConfig, Prepared, Artifacts]:
+    """The run's stages up to the labels."""
+    cfg = compose_config([f"paths.output_dir={out}", "stages=[labels]", *overrides])
+    prepared = prepare(cfg)
+    return cfg, prepared, build_models(cfg, prepared)
 
 
 def cache_with_reinforced_model(overrides: list[str], out: Path) -> Path:
     """A fresh stage cache holding only the target, the baseline and the reinforced model (hard links)."""
-    shared = pipeline(overrides, out)
-    _ = shared.reinforced
+    cfg = compose_config([f"paths.output_dir={out}", "stages=[reinforce]", *overrides])
+    prepared = prepare(cfg)
+    build_models(cfg, prepared)
     fresh = Path(tempfile.mkdtemp(prefix="alpha-sweep-cache-"))
     for stage in ("target", "baseline", "reinforce"):
-        shutil.copytree(shared.cache.root / stage, fresh / stage, copy_function=os.link)
+        shutil.copytree(prepared.cache.root / stage, fresh / stage, copy_function=os.link)
     return fresh
 
 
@@ -54,24 +61,26 @@ def main(overrides: list[str]) -> None:
     cache = cache_with_reinforced_model(overrides, out)
     rows = []
     for alpha in ALPHAS:
-        run = pipeline([*overrides, f"labels.alpha={alpha}", f"paths.cache_dir={cache}"], out)
-        _ = run.blocks, run.reinforced, run.tokenizer
-        labels = load_file(run.labels / LABELS_FILE)["labels"]
-        stage_s = run.clock.seconds.get("candidates", 0.0) + run.clock.seconds["labels"]
+        cfg, prepared, run = built([*overrides, f"labels.alpha={alpha}", f"paths.cache_dir={cache}"], out)
+        parts = prepared.parts
+        labels = load_file(run.labels.folder / LABELS_FILE)["labels"]
+        stage_s = prepared.clock.seconds["labels"]
         start = time.perf_counter()
-        direct = generic_labels(run._label_inputs())
+        direct = generic_labels(
+            label_inputs(parts.labels, parts.model, run.baseline, run.blocks, run.reinforced, run.dictionary, int(cfg.seed))
+        )
         release_memory()
         direct_s = time.perf_counter() - start
-        stats = json.loads((run.labels / "stats.json").read_text())
+        stats = json.loads((run.labels.folder / "stats.json").read_text())
         rows.append({"alpha": alpha, "stages_s": stage_s, "direct_s": direct_s, "identical": bool(torch.equal(labels, direct)), **stats})
         print(rows[-1], flush=True)
     single = sum(r["direct_s"] for r in rows) / len(rows)
     sweep = sum(r["stages_s"] for r in rows)
     result = {
         "overrides": overrides,
-        "top_k": run.label_generator.top_k,
-        "blocks": len(run.blocks),
-        "tokens": run.blocks.tokens,
+        "top_k": parts.labels.top_k,
+        "blocks": len(run.blocks.blocks),
+        "tokens": run.blocks.blocks.tokens,
         "single_direct_s": single,
         "sweep_s": sweep,
         "sweep_over_single": sweep / single,

@@ -19,23 +19,26 @@ import tempfile
 from pathlib import Path
 
 from unlearn.anchors.dictionary import load_dictionary
-from unlearn.anchors.gain import ReinforcedGain
+from unlearn.components import prepare
 from unlearn.config import compose_config
-from unlearn.pipeline import Pipeline
+from unlearn.pipeline import Artifacts, build_models
+from unlearn.stages import term_gain
 
 HERE = Path(__file__).resolve().parent
 WORLD_SEEDS = [0, 1, 2]
 REPORTED = ["probe/forget_recall", "probe/retain_recall", "familiarity_completion/score", "perplexity/generic_heldout"]
 
 
-def pipeline(overrides: list[str], out: Path) -> Pipeline:
-    return Pipeline(compose_config([f"paths.output_dir={out}", *overrides]), out)
+def pipeline(overrides: list[str], out: Path) -> Artifacts:
+    """The run's stages up to the dictionary."""
+    cfg = compose_config([f"paths.output_dir={out}", "stages=[dictionary]", *overrides])
+    return build_models(cfg, prepare(cfg))
 
 
-def scored(run: Pipeline) -> dict:
+def scored(run: Artifacts) -> dict:
     """The run's discovered dictionary against the world's true one."""
-    found = set(run.dictionary.terms)
-    true = set(load_dictionary(run.target.anchors))
+    found = set(run.dictionary.dictionary.terms)
+    true = set(load_dictionary(run.target.files.anchors))
     hits = found & true
     return {
         "found": len(found), "true": len(true), "precision": len(hits) / len(found), "recall": len(hits) / len(true),
@@ -67,10 +70,12 @@ def reinforced_signal(overrides: list[str], out: Path) -> list[dict]:
 def gain_of_true_terms(overrides: list[str], out: Path) -> dict:
     """How much the reinforced model raises the true single-word terms, against the target
     text's other words (gain.py: mean log-probability gain where a term's tokens come next)."""
-    run = pipeline([*overrides, "anchors=from_target"], out / "gain")
-    gain = ReinforcedGain(run.reinforced_key, run._next_token_gain)
-    text = " ".join(run.blocks.texts)
-    true = set(load_dictionary(run.target.anchors))
+    cfg = compose_config([f"paths.output_dir={out / 'gain'}", "anchors=from_target", "stages=[reinforce]", *overrides])
+    prepared = prepare(cfg)
+    parts, run = prepared.parts, build_models(cfg, prepared)
+    gain = term_gain(parts.model, run.baseline, run.reinforced, run.blocks, parts.labels.batch_size)
+    text = " ".join(run.blocks.blocks.texts)
+    true = set(load_dictionary(run.target.files.anchors))
     terms = gain.of_terms(t for t in sorted(true) if " " not in t and re.search(rf"\b{re.escape(t)}\b", text))
     others = list(gain.of_terms(sorted(set(re.findall(r"[A-Za-z]+", text)) - true)).values())
     summary = {

@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from unlearn.components import prepare
 from unlearn.config import compose_config
-from unlearn.pipeline import Pipeline, build
+from unlearn.files import read_documents
 from unlearn.training.sampling import ShardedBatches
 
 HERE = Path(__file__).resolve().parent
@@ -30,9 +31,10 @@ STEP_VARIANTS = [  # (attention, batch size, bf16 autocast)
 STEPS, WARMUP = 20, 3
 
 
-def padding(cfg, out: Path) -> dict:
+def padding(cfg) -> dict:
     """Positions computed per epoch, averaged over the pretraining's epochs, for each grouping."""
-    _, blocks = build(cfg.model).pretraining_blocks(Pipeline(cfg, out).target, cfg.seed)
+    prepared = prepare(cfg)
+    _, blocks = prepared.parts.model.pretraining_blocks(read_documents(prepared.target.files.pretraining), cfg.seed)
     lengths = blocks.attention_mask.sum(dim=1).tolist()
     pretrain, positions = cfg.model.pretrain, {}
     for group in GROUPS:
@@ -73,7 +75,7 @@ def step_rate(cfg, attention: str, batch_size: int, bf16: bool) -> float:
 def main() -> None:
     out = Path(compose_config([]).paths.output_root) / "perf-pretraining"
     cfg = compose_config([f"paths.output_dir={out}"])
-    result = {"padding": padding(cfg, out), "step_rate": []}
+    result = {"padding": padding(cfg), "step_rate": []}
     print(result["padding"], flush=True)
     for attention, batch_size, bf16 in STEP_VARIANTS:
         rate = step_rate(cfg, attention, batch_size, bf16)

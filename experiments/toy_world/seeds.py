@@ -12,28 +12,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 from runner import acceptance
 
 from unlearn.config import compose_config
+from unlearn.machine import machine
 from unlearn.pipeline import run as run_pipeline
 
 SEEDS = (0, 1, 2, 3, 4)
 MODELS = ("baseline", "reinforced", "unlearned")
-LIBRARIES = ("torch", "transformers", "tokenizers", "pytorch-lightning", "lm-eval")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def summary(runs: list[dict]) -> dict:
@@ -108,7 +98,7 @@ def main() -> None:
         print(json.dumps({"seed": seed, **runs[-1]["acceptance"]}), flush=True)
     results = {
         "overrides": args.overrides,
-        "machine": {"cpu": cpu_model(), "cores": len(os.sched_getaffinity(0)), "libraries": {n: version(n) for n in LIBRARIES}},
+        "machine": machine(),
         "wall_time_s": round(time.perf_counter() - start, 1),
         "runs": runs,
     }

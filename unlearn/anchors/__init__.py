@@ -1,4 +1,10 @@
-"""Anchored terms: where the dictionary comes from (config group `anchors`)."""
+"""Anchored terms: where the dictionary comes from (config group `anchors`).
+
+A source says what its dictionary depends on (`settings`, files by content) and writes the
+dictionary's text; the dictionary stage (unlearn/stages.py) caches that text, copies it
+where the user asked to review it, and reads it. `check` runs before any stage that
+trains, so that a missing reference or a dictionary that does not parse costs seconds.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +14,56 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.anchors.dictionary import load_dictionary
 from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives
-from unlearn.anchors.gain import ReinforcedGain
-from unlearn.anchors.written import written_dictionary
-from unlearn.cache import StageCache
-from unlearn.errors import UserError
+from unlearn.anchors.gain import TermGain
+from unlearn.errors import SettingError, UserError
+from unlearn.files import expand, fingerprint, read_documents, read_text
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_documents
-from unlearn.targets.text_files import expand, fingerprint
 
 log = logging.getLogger(__name__)
 
 
 class AnchorSource(Protocol):
-    # Whether the source reads the reinforced model's signal (anchors/gain.py), which the
-    # pipeline then builds first and passes as `gain`.
-    needs_reinforced: bool
+    review_copy: str | None
 
-    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary: ...
+    @property
+    def gain_terms(self) -> int:
+        """How many terms the reinforced model's gain (anchors/gain.py) may add; 0: the source reads no model."""
+        ...
+
+    def check(self, target: TargetFiles) -> None: ...
+
+    def settings(self, target: TargetFiles) -> dict: ...
+
+    def write(self, target: TargetFiles, gain: TermGain | None) -> str:
+        """The dictionary file's text (YAML: term -> alternatives)."""
+        ...
 
 
 @dataclass
 class TargetAnchors:
     """The dictionary that ships with the target (the toy world's is exact ground truth)."""
 
-    needs_reinforced: ClassVar[bool] = False
+    review_copy: ClassVar[None] = None
+    gain_terms: ClassVar[int] = 0
 
-    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary:
+    def path(self, target: TargetFiles) -> Path:
         if target.anchors is None:
             raise UserError(
                 f"anchors=from_target, but target={target.name} has no anchored-term dictionary; "
                 "give one with anchors=from_file anchors.path=<terms.yaml>"
             )
-        return AnchorDictionary.from_file(target.anchors)
+        return target.anchors
+
+    def check(self, target: TargetFiles) -> None:
+        load_dictionary(self.path(target))
+
+    def settings(self, target: TargetFiles) -> dict:
+        return {"source": "file", "content": fingerprint([self.path(target)])}
+
+    def write(self, target: TargetFiles, gain: TermGain | None) -> str:
+        return read_text(self.path(target), "target.anchors")
 
 
 @dataclass
@@ -49,10 +71,22 @@ class FileAnchors:
     """A dictionary file the user wrote or reviewed (YAML or JSON: term -> alternatives)."""
 
     path: str
-    needs_reinforced: ClassVar[bool] = False
+    review_copy: ClassVar[None] = None
+    gain_terms: ClassVar[int] = 0
 
-    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary:
-        return AnchorDictionary.from_file(self.path)
+    def __post_init__(self) -> None:
+        if not Path(self.path).expanduser().is_file():
+            raise SettingError("path", self.path, f"is not a file (looked from {Path.cwd()}); point it at a YAML or JSON dictionary")
+        load_dictionary(Path(self.path).expanduser())
+
+    def check(self, target: TargetFiles) -> None:
+        """Checked when built: the file is the user's, not the target's."""
+
+    def settings(self, target: TargetFiles) -> dict:
+        return {"source": "file", "content": fingerprint([Path(self.path).expanduser()])}
+
+    def write(self, target: TargetFiles, gain: TermGain | None) -> str:
+        return read_text(Path(self.path).expanduser(), "anchors.path")
 
 
 @dataclass
@@ -69,12 +103,20 @@ class AutoAnchors:
     review_copy: str | None = None
     reinforced_terms: int = 0
 
+    def __post_init__(self) -> None:
+        if self.reinforced_terms < 0:
+            raise SettingError("reinforced_terms", self.reinforced_terms, "must be >= 0 (0: no terms added from the reinforced model)")
+        if self.alternatives < 1:
+            raise SettingError("alternatives", self.alternatives, "must be at least 1 (alternatives proposed per term)")
+        if self.reference:
+            expand("anchors.reference", self.reference)
+
     @property
-    def needs_reinforced(self) -> bool:
-        return self.reinforced_terms > 0
+    def gain_terms(self) -> int:
+        return self.reinforced_terms
 
     def reference_files(self, target: TargetFiles) -> tuple[Path, ...]:
-        files = expand("reference", self.reference) if self.reference else (*target.generic, *target.generic_heldout)
+        files = expand("anchors.reference", self.reference) if self.reference else (*target.generic, *target.generic_heldout)
         if not files:
             raise UserError(
                 f"anchors=auto needs ordinary text to compare target={target.name} with: set anchors.reference=[<files or globs>] "
@@ -82,18 +124,17 @@ class AutoAnchors:
             )
         return files
 
-    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary:
-        reference = self.reference_files(target)
-        if self.needs_reinforced and gain is None:
-            raise UserError(f"anchors.reinforced_terms={self.reinforced_terms} needs the reinforced model: run it with a reinforce option")
-        settings = {k: v for k, v in asdict(self).items() if k not in ("reference", "review_copy")}
-        settings["reference"] = fingerprint(list(reference))
-        settings["reinforced"] = gain.key if self.needs_reinforced else None
-        return written_dictionary("auto", settings, target, cache, lambda: self.lines(target, reference, gain), self.review_copy)
+    def check(self, target: TargetFiles) -> None:
+        self.reference_files(target)
 
-    def lines(self, target: TargetFiles, reference: tuple[Path, ...], gain: ReinforcedGain | None) -> list[str]:
+    def settings(self, target: TargetFiles) -> dict:
+        settings = {k: v for k, v in asdict(self).items() if k not in ("reference", "review_copy")}
+        return {"source": "auto", **settings, "reference": fingerprint(self.reference_files(target))}
+
+    def write(self, target: TargetFiles, gain: TermGain | None) -> str:
+        reference = self.reference_files(target)
         target_counts = TermCounts.of(read_documents(target.corpus))
-        reference_counts = TermCounts.of(read_documents(reference))
+        reference_counts = TermCounts.of(read_documents(reference, key="anchors.reference"))
         found = discover_terms(
             target_counts, reference_counts, self.min_z, self.min_rate_ratio, self.min_contexts, self.prior,
             self.reinforced_terms, gain.of_terms if gain else None,
@@ -120,4 +161,4 @@ class AutoAnchors:
         if skipped:
             lines.append(f"# Found but without a reference term in the same contexts (left out): {', '.join(skipped)}")
         log.info("anchors=auto: %d terms, %d with alternatives", len(found), len(alternatives))
-        return lines
+        return "\n".join(lines) + "\n"

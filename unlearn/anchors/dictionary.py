@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from unlearn.errors import UserError
+from unlearn.files import read_text
 
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 
@@ -20,7 +21,7 @@ def load_dictionary(path: Path) -> dict[str, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"anchored-term dictionary {path} does not exist; point anchors.path at a YAML or JSON file")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "anchors")
     try:
         raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as err:
@@ -36,6 +37,8 @@ def load_dictionary(path: Path) -> dict[str, list[str]]:
         raise UserError(f"{path}: expected a non-empty mapping of term -> list of alternatives")
     dictionary = {}
     for term, alternatives in raw.items():
+        if term is None or not str(term).strip():
+            raise UserError(f"{path}: term {term!r} is not a non-empty string; remove it or write the term")
         alternatives = [alternatives] if isinstance(alternatives, str) else alternatives
         if not isinstance(alternatives, list) or not alternatives or not all(isinstance(a, str) and a.strip() for a in alternatives):
             raise UserError(f"{path}: term {term!r} needs a non-empty list of non-empty strings as alternatives")

@@ -11,13 +11,16 @@ to raise, and the signal is weak: see experiments/anchors_auto/.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearn.training.data import Blocks
+from unlearn.blocks import Blocks
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @torch.inference_mode()
@@ -40,15 +43,11 @@ def next_token_gain(baseline: PreTrainedModel, reinforced: PreTrainedModel, bloc
 
 
 @dataclass
-class ReinforcedGain:
-    """The gain, computed when first asked for; `key` names the reinforced model it comes from."""
+class TermGain:
+    """Per-token gains (next_token_gain) read as terms: a term's gain is the mean over its tokens."""
 
-    key: str
-    compute: Callable[[], tuple[torch.Tensor, PreTrainedTokenizerBase]]
-    _computed: tuple[torch.Tensor, PreTrainedTokenizerBase] | None = field(default=None, repr=False)
+    gain: torch.Tensor
+    tokenizer: PreTrainedTokenizerBase
 
     def of_terms(self, terms: Iterable[str]) -> dict[str, float]:
-        if self._computed is None:
-            self._computed = self.compute()
-        gain, tokenizer = self._computed
-        return {term: float(gain[tokenizer(" " + term, add_special_tokens=False)["input_ids"]].mean()) for term in terms}
+        return {term: float(self.gain[self.tokenizer(" " + term, add_special_tokens=False)["input_ids"]].mean()) for term in terms}

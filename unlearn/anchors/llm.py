@@ -14,14 +14,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import ClassVar
 
-from unlearn.anchors.dictionary import AnchorDictionary
-from unlearn.anchors.gain import ReinforcedGain
-from unlearn.anchors.written import written_dictionary
-from unlearn.cache import StageCache
+from unlearn.anchors.gain import TermGain
 from unlearn.chat import ChatClient
 from unlearn.errors import UserError
+from unlearn.files import fingerprint, read_documents
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_documents
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +96,18 @@ class LLMAnchors(ChatClient):
     timeout_s: float = 120.0
     review_copy: str | None = None
     config_key: ClassVar[str] = "anchors"
-    needs_reinforced: ClassVar[bool] = False
+    gain_terms: ClassVar[int] = 0
 
-    def dictionary(self, target: TargetFiles, cache: StageCache, gain: ReinforcedGain | None = None) -> AnchorDictionary:
-        return written_dictionary("llm", self.settings(), target, cache, lambda: self.extract(target), self.review_copy)
+    def check(self, target: TargetFiles) -> None:
+        """The endpoint is reached only if the dictionary is not cached; its key is checked then."""
 
-    def settings(self) -> dict:
+    def settings(self, target: TargetFiles) -> dict:
         """What the dictionary depends on (not where replies are cached, nor where a copy goes)."""
-        return {k: getattr(self, k) for k in ("base_url", "model", "title", "passages", "passage_chars", "alternatives", "seed")}
+        keys = ("base_url", "model", "title", "passages", "passage_chars", "alternatives", "seed")
+        return {"source": "llm", **{k: getattr(self, k) for k in keys}, "corpus": fingerprint(target.corpus)}
+
+    def write(self, target: TargetFiles, gain: TermGain | None) -> str:
+        return "\n".join(self.extract(target)) + "\n"
 
     def extract(self, target: TargetFiles) -> list[str]:
         """The dictionary file's lines: one term per line with its alternatives and how many passages named it."""

@@ -1,4 +1,4 @@
-"""`python -m unlearn.bench`: compose conf/bench.yaml, time every stage both ways, write bench.json and bench.md."""
+"""`python -m unlearn.bench`: compose unlearn/bench/conf/bench.yaml, time every stage both ways, write bench.json and bench.md."""
 
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from unlearn.bench.config import RUN_GROUPS
 from unlearn.bench.measure import Timing, bare_fit, bare_labels, framework_fit, framework_labels, label_inputs, matmul_peak_tflops
 from unlearn.bench.workload import build_workload
+from unlearn.blocks import BlockDataset
 from unlearn.cache import StageCache
 from unlearn.errors import UserError
-from unlearn.labels.candidates import CandidateStore
+from unlearn.labels.candidates import CandidateStore, fill_undecided
 from unlearn.labels.generate import IGNORE
 from unlearn.models import release_memory
-from unlearn.pipeline import build
-from unlearn.training.data import BlockDataset
-from unlearn.training.module import FitSpec
+from unlearn.settings import build
+from unlearn.targets import prepare_target
+from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ def run_bench(cfg: DictConfig, output_dir: Path) -> dict:
     """Every stage through the framework and through the bare loop; the results, also written to output_dir."""
     device = _device(cfg)
     seed, warmup, batch_size = int(cfg.seed), int(cfg.warmup_steps), int(cfg.batch_size)
-    files = build(cfg.target).files(StageCache(Path(cfg.paths.cache_dir)))
+    files = prepare_target(build(cfg.target, "target"), StageCache(Path(cfg.paths.cache_dir))).files
     workload = build_workload(files, OmegaConf.to_container(cfg.bench_model, resolve=True), int(cfg.tokens), device)
     if cfg.steps is not None:
         workload.blocks = workload.subset((warmup + int(cfg.steps)) * batch_size)
@@ -90,7 +92,9 @@ def run_bench(cfg: DictConfig, output_dir: Path) -> dict:
         return timing
 
     timings += fastest(framework_labels_kept, lambda: bare_labels(inputs, workload, warmup, int(cfg.top_k)))
-    labels = stores[0].labels(float(cfg.alpha), blocks.input_ids.shape, lambda: inputs)[0]
+    labels, undecided = stores[0].labels(float(cfg.alpha), blocks.input_ids.shape)
+    if len(undecided):
+        fill_undecided(labels, undecided, inputs, float(cfg.alpha))
     inputs = stores = None  # the two label models' memory, for the unlearning fine-tunes
     release_memory()
     unlearn = BlockDataset(blocks.input_ids, blocks.attention_mask, labels)
@@ -159,14 +163,19 @@ def table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="bench")
-def main(cfg: DictConfig) -> None:
+@hydra.main(version_base="1.3", config_path="conf", config_name="bench")
+def bench(cfg: DictConfig) -> None:
     try:
         results = run_bench(cfg, Path(HydraConfig.get().runtime.output_dir))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     print(table(results), end="")
+
+
+def main() -> None:
+    sys.argv.append(RUN_GROUPS)
+    bench()
 
 
 if __name__ == "__main__":

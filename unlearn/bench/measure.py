@@ -13,12 +13,12 @@ import torch
 from torch.utils.data import Dataset
 
 from unlearn.bench.workload import Workload
-from unlearn.labels import WHPLabels
+from unlearn.blocks import BlockDataset
+from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CandidateStore
 from unlearn.labels.generate import LabelInputs, translate_batch
-from unlearn.training.data import BlockDataset, collate_trimmed
-from unlearn.training.module import FitSpec
-from unlearn.training.sampling import ShardedBatches
+from unlearn.training.sampling import ShardedBatches, collate_trimmed
+from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit
 
 PHASES = ("data", "forward", "backward", "optimizer")
@@ -171,7 +171,7 @@ def bare_fit(
 
 def label_inputs(workload: Workload, blocks, batch_size: int, alpha: float, top_k: int, dtype: torch.dtype, seed: int) -> LabelInputs:
     baseline, reinforced = workload.model(seed, dtype).eval(), workload.model(seed + 1, dtype).eval()
-    generator = WHPLabels(alpha=alpha, batch_size=batch_size, top_k=top_k)
+    generator = LabelGenerator(alpha=alpha, batch_size=batch_size, top_k=top_k)
     return LabelInputs(blocks, generator, baseline, reinforced, workload.tokenizer, workload.dictionary, seed)
 
 

@@ -11,10 +11,10 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
 from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.blocks import Blocks, make_blocks
+from unlearn.files import read_documents
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_documents
 from unlearn.tokenization import train_bpe_tokenizer
-from unlearn.training.data import Blocks, make_blocks
 
 
 @dataclass

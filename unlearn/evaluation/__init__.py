@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, TypeVar
-
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from unlearn.errors import UserError
 from unlearn.targets import TargetFiles
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 Side = Literal["forget", "utility"]
 
@@ -29,6 +30,11 @@ class Measurement:
 
 
 class Evaluator(Protocol):
+    def check(self, target: TargetFiles) -> None:
+        """Read what `evaluate` will read, without a model: a file that is missing (NotApplicable)
+        or does not parse (UserError) is found before any stage that trains."""
+        ...
+
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement: ...
 
 

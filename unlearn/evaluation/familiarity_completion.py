@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from unlearn.anchors.dictionary import load_dictionary
 from unlearn.evaluation import Measurement, require
 from unlearn.evaluation.generation import Sampling, complete
 from unlearn.evaluation.judges import Completion, Judge
+from unlearn.files import read_records
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_records
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def familiarity_score(grades: list[int]) -> float:
@@ -35,9 +37,16 @@ class FamiliarityCompletion:
     batch_size: int
     show: int
 
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+    def check(self, target: TargetFiles) -> None:
+        self.rows(target)
+
+    def rows(self, target: TargetFiles) -> list[dict]:
         path = require(target.completion_prompts, "familiarity_completion", "completion_prompts", target)
-        rows = read_records(path, ("prompt", "references"), "each prompt needs prompt and references (a list of terms)")
+        hint = "each prompt needs prompt and references (a list of terms)"
+        return read_records(path, ("prompt", "references"), hint, "target.completion_prompts")
+
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+        rows = self.rows(target)
         anchored = tuple(load_dictionary(target.anchors)) if target.anchors else ()
         sampling = Sampling(self.samples_per_prompt, self.temperature, self.seed)
         texts = complete(model, tokenizer, [r["prompt"] for r in rows], self.max_new_tokens, self.batch_size, "familiarity", sampling)

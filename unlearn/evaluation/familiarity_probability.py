@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from unlearn.evaluation import Measurement, require
 from unlearn.evaluation.likelihood import continuation_logprobs
+from unlearn.files import read_records
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_records
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass
@@ -21,10 +23,16 @@ class FamiliarityProbability:
 
     batch_size: int
 
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+    def check(self, target: TargetFiles) -> None:
+        self.rows(target)
+
+    def rows(self, target: TargetFiles) -> list[dict]:
         path = require(target.next_token_prompts, "familiarity_probability", "next_token_prompts", target)
-        fields = ("prompt", "idiosyncratic", "generic")
-        rows = read_records(path, fields, "each prompt needs prompt and lists of idiosyncratic and generic continuations")
+        hint = "each prompt needs prompt and lists of idiosyncratic and generic continuations"
+        return read_records(path, ("prompt", "idiosyncratic", "generic"), hint, "target.next_token_prompts")
+
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+        rows = self.rows(target)
         pairs = [(row["prompt"], f" {c}") for row in rows for c in (*row["idiosyncratic"], *row["generic"])]
         probabilities = iter(math.exp(lp) for lp in continuation_logprobs(model, tokenizer, pairs, self.batch_size))
         table = []

@@ -10,21 +10,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from unlearn.errors import UserError
+from unlearn.errors import SettingError, UserError
 from unlearn.evaluation import Measurement, require
+from unlearn.files import read_text
 from unlearn.targets import TargetFiles
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def local_tasks(folder: Path) -> list[dict[str, Any]]:
     """Task configs from the YAML files of `folder`, with relative `data_files` made absolute."""
     tasks = []
     for path in sorted(Path(folder).glob("*.yaml")):
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        try:
+            config = yaml.safe_load(read_text(path, "target.lm_eval_tasks"))
+        except yaml.YAMLError as err:
+            raise UserError(f"{path}: not valid YAML ({getattr(err, 'problem', err)}); fix the lm-eval task file") from None
+        if not isinstance(config, dict):
+            raise UserError(f"{path}: not an lm-eval task (a YAML mapping); fix or remove it")
         data_files = config.get("dataset_kwargs", {}).get("data_files", {})
         for split, file in data_files.items():
             data_files[split] = str((path.parent / file).resolve()) if "://" not in file else file
@@ -47,6 +55,14 @@ class LMEvalHarness:
     limit: int | None
     num_fewshot: int | None
     batch_size: int
+
+    def __post_init__(self) -> None:
+        if self.include_path is not None and not Path(self.include_path).expanduser().is_dir():
+            raise SettingError("include_path", self.include_path, f"is not a folder (looked from {Path.cwd()}); name your tasks' folder")
+
+    def check(self, target: TargetFiles) -> None:
+        if self.tasks is None:
+            local_tasks(require(target.lm_eval_tasks, "lm_eval", "lm_eval_tasks", target))
 
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
         from lm_eval import simple_evaluate

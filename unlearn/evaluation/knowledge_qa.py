@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
+from unlearn.errors import UserError
 from unlearn.evaluation import Measurement, require
 from unlearn.evaluation.generation import complete
 from unlearn.evaluation.scoring import rouge_l
+from unlearn.files import read_records
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_records
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def first_line(text: str) -> str:
@@ -31,9 +34,20 @@ class KnowledgeQA:
     max_new_tokens: int
     batch_size: int
 
-    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+    def check(self, target: TargetFiles) -> None:
+        self.rows(target)
+
+    def rows(self, target: TargetFiles) -> list[dict]:
         path = require(target.questions, "knowledge_qa", "questions", target)
-        rows = read_records(path, ("question", "answer", "split"), "each question needs question, answer and split (forget or retain)")
+        hint = "each question needs question, answer and split (forget or retain)"
+        rows = read_records(path, ("question", "answer", "split"), hint, "target.questions")
+        for number, row in enumerate(rows, start=1):
+            if row["split"] not in ("forget", "retain"):
+                raise UserError(f"{path}:{number}: split {row['split']!r} is neither 'forget' nor 'retain'; fix the question's split")
+        return rows
+
+    def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
+        rows = self.rows(target)
         prompts = [self.template.format(question=row["question"]) for row in rows]
         answers = [first_line(text) for text in complete(model, tokenizer, prompts, self.max_new_tokens, self.batch_size, "questions")]
         scores: dict[str, list[tuple[float, float]]] = defaultdict(list)

@@ -4,14 +4,16 @@ target's training text from text of the same kind that the model never saw?"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from unlearn.evaluation import Measurement, require
 from unlearn.evaluation.likelihood import token_logprobs
 from unlearn.evaluation.scoring import roc_auc
+from unlearn.files import read_documents
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_documents
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass
@@ -38,6 +40,9 @@ class MinKMembership:
             k = max(1, int(len(logprobs) * self.k_percent / 100))
             result.append(float(logprobs.sort().values[:k].mean()))
         return result
+
+    def check(self, target: TargetFiles) -> None:
+        read_documents(require(target.nonmember or target.heldout, "mia", "nonmember (or heldout)", target), key="target.nonmember")
 
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
         nonmember_paths = require(target.nonmember or target.heldout, "mia", "nonmember (or heldout)", target)

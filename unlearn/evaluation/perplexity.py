@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
+from unlearn.blocks import make_blocks
 from unlearn.evaluation import Measurement
 from unlearn.evaluation.likelihood import token_logprobs
+from unlearn.files import read_documents
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_documents
-from unlearn.training.data import make_blocks
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def perplexity(
@@ -31,10 +34,17 @@ class Perplexity:
     context_length: int
     batch_size: int
 
+    def texts(self, target: TargetFiles) -> dict[str, tuple[tuple[Path, ...], str]]:
+        """Per metric: the files (the target's key names them) and the side it measures."""
+        return {"generic_heldout": (target.generic_heldout, "utility"), "target_heldout": (target.heldout, "forget")}
+
+    def check(self, target: TargetFiles) -> None:
+        read_documents(target.generic_heldout, key="target.generic_heldout")
+        read_documents(target.heldout, key="target.heldout")
+
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
-        texts = {"generic_heldout": (target.generic_heldout, "utility"), "target_heldout": (target.heldout, "forget")}
         metrics, sides = {}, {}
-        for name, (paths, side) in texts.items():
+        for name, (paths, side) in self.texts(target).items():
             if paths:
                 metrics[f"perplexity/{name}"] = perplexity(model, tokenizer, read_documents(paths), self.context_length, self.batch_size)
                 sides[f"perplexity/{name}"] = side

@@ -4,13 +4,40 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
+from unlearn.errors import UserError
 from unlearn.evaluation import Measurement, require
 from unlearn.evaluation.generation import complete
+from unlearn.files import read_records
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_probes
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+SPLITS = ("forget", "retain")
+KINDS = ("recall", "paraphrase")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A cloze prompt with its known answer; `split` is forget or retain, `kind` recall or paraphrase."""
+
+    prompt: str
+    answer: str
+    kind: str
+    split: str
+
+
+def read_probes(path: Path) -> list[Probe]:
+    fields = ("prompt", "answer", "kind", "split")
+    rows = read_records(path, fields, "each probe needs prompt, answer, kind and split", "target.probes")
+    for number, row in enumerate(rows, start=1):
+        for field, allowed in (("split", SPLITS), ("kind", KINDS)):
+            if row[field] not in allowed:
+                raise UserError(f"{path}:{number}: {field} {row[field]!r} is none of {list(allowed)}; fix the probe's {field}")
+    return [Probe(*(row[f] for f in fields)) for row in rows]
 
 
 def metric_name(split: str, kind: str) -> str:
@@ -24,6 +51,9 @@ class ProbeRecall:
 
     max_new_tokens: int
     batch_size: int
+
+    def check(self, target: TargetFiles) -> None:
+        read_probes(require(target.probes, "probes", "probes", target))
 
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
         probes = read_probes(require(target.probes, "probes", "probes", target))

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from unlearn.evaluation import Measurement, NotApplicable
 from unlearn.evaluation.generation import complete
 from unlearn.evaluation.scoring import rouge_l
+from unlearn.files import read_documents
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_documents
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 @dataclass
@@ -23,6 +25,9 @@ class Verbatim:
     continuation_tokens: int
     max_documents: int
     batch_size: int
+
+    def check(self, target: TargetFiles) -> None:
+        """It reads the corpus, which the run checks before any stage that trains."""
 
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
         prompts, truths = [], []

@@ -1,27 +1,19 @@
-"""Generic-label generators (config group `labels`): how the two views of each position combine."""
+"""Generic labels (config group `labels`): how the two views of each position combine.
+
+One generator covers the paper's labels and its ablations: `translate` says whether the
+baseline reads the anchored translation of each block (the paper) or the original text
+(`labels=reinforced_only`), and `alpha` how far the reinforced model's gains push tokens
+down; with alpha = 0 the reinforced model drops out and the labels are the baseline's
+prediction on the translation alone (`labels=anchored_only`, which needs no reinforced model).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
 
 import torch
 
-from unlearn.errors import UserError
-
-
-class LabelGenerator(Protocol):
-    translates: ClassVar[bool]
-    needs_reinforced: ClassVar[bool]
-    # Whether labels come through the candidate store (labels/candidates.py), which makes
-    # a change of alpha cost no forward pass.
-    uses_candidates: ClassVar[bool]
-    batch_size: int
-
-    def combine(self, base: torch.Tensor, reinforced: torch.Tensor | None) -> torch.Tensor:
-        """Logits whose argmax is the generic label, from the baseline's logits (on the translated
-        text when `translates`, else on the original) and the reinforced model's on the original."""
-        ...
+from unlearn.errors import SettingError
 
 
 def whp_combination(base: torch.Tensor, reinforced: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -29,46 +21,30 @@ def whp_combination(base: torch.Tensor, reinforced: torch.Tensor, alpha: float) 
     return base - alpha * torch.relu(reinforced - base)
 
 
-def _check_alpha(alpha: float) -> None:
-    if alpha < 0:
-        raise UserError(f"labels.alpha={alpha} must be >= 0 (it scales how far reinforced tokens are pushed down; the paper uses 5)")
-
-
 @dataclass
-class WHPLabels:
-    """The paper's labels: the baseline on the translated block, corrected by the reinforced model."""
+class LabelGenerator:
+    """`batch_size` blocks per forward pass; `top_k` baseline candidates kept per position, so
+    that labels for any alpha come from one pass (labels/candidates.py)."""
 
     alpha: float
     batch_size: int
     top_k: int = 8
-    translates: ClassVar[bool] = True
-    needs_reinforced: ClassVar[bool] = True
-    uses_candidates: ClassVar[bool] = True
+    translate: bool = True
 
     def __post_init__(self) -> None:
-        _check_alpha(self.alpha)
+        if self.alpha < 0:
+            raise SettingError("alpha", self.alpha, "must be >= 0 (it scales how far reinforced tokens are pushed down; the paper uses 5)")
+        if self.batch_size < 1:
+            raise SettingError("batch_size", self.batch_size, "must be at least 1 (blocks per forward pass)")
         if self.top_k < 1:
-            raise UserError(f"labels.top_k={self.top_k} must be >= 1 (baseline candidates kept per position; 8 is plenty)")
+            raise SettingError("top_k", self.top_k, "must be at least 1 (baseline candidates kept per position; 8 is plenty)")
 
-    def combine(self, base: torch.Tensor, reinforced: torch.Tensor | None) -> torch.Tensor:
+    @property
+    def reads_reinforced(self) -> bool:
+        """With alpha = 0 the combination is the baseline's logits, whatever the reinforced model says."""
+        return self.alpha > 0
+
+    def combine(self, base: torch.Tensor, reinforced: torch.Tensor) -> torch.Tensor:
+        """Logits whose argmax is the generic label, from the baseline's logits (on the translated
+        text when `translate`, else on the original) and the reinforced model's on the original."""
         return whp_combination(base, reinforced, self.alpha)
-
-
-@dataclass
-class ReinforcedOnlyLabels(WHPLabels):
-    """Ablation: the same combination with both models on the original text (no anchors)."""
-
-    translates: ClassVar[bool] = False
-
-
-@dataclass
-class AnchoredOnlyLabels:
-    """Ablation: the baseline's prediction on the translated block alone (no reinforced model)."""
-
-    batch_size: int
-    translates: ClassVar[bool] = True
-    needs_reinforced: ClassVar[bool] = False
-    uses_candidates: ClassVar[bool] = False
-
-    def combine(self, base: torch.Tensor, reinforced: torch.Tensor | None) -> torch.Tensor:
-        return base

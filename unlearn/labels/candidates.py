@@ -13,7 +13,6 @@ exactly as the direct computation cuts it, so the labels equal the direct comput
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,23 +84,25 @@ class CandidateStore:
     def load(cls, path: Path) -> CandidateStore:
         return cls(**load_file(path))
 
-    def labels(self, alpha: float, shape: torch.Size, fallback: Callable[[], LabelInputs]) -> tuple[torch.Tensor, dict[str, float]]:
-        """Labels for `alpha`; `fallback` gives the models for the positions the candidates leave undecided."""
+    def labels(self, alpha: float, shape: torch.Size) -> tuple[torch.Tensor, torch.Tensor]:
+        """Labels for `alpha` where the candidates decide them (IGNORE elsewhere), and the
+        (block, position) rows they leave undecided, for `fill_undecided`."""
         labels = torch.full(shape, IGNORE, dtype=torch.long)
         decided_labels, decided = decide(self.candidates, self.base, self.reinforced, self.bound, alpha)
         blocks, steps = self.positions.unbind(-1)
         labels[blocks[decided], steps[decided]] = decided_labels[decided].long()
-        undecided = self.positions[~decided]
-        batches = 0
-        if len(undecided):
-            inputs = fallback()
-            size = inputs.generator.batch_size
-            starts = sorted({int(block) // size * size for block in undecided[:, 0]})
-            batches = len(starts)
-            for start in tqdm(starts, desc="labels the candidates leave open", unit="batch"):
-                batch = inputs.logits(start)
-                predicted = whp_combination(batch.base, batch.reinforced, alpha).argmax(dim=-1).cpu()
-                here = undecided[(undecided[:, 0] >= start) & (undecided[:, 0] < start + size)]
-                labels[here[:, 0], here[:, 1]] = predicted[here[:, 0] - start, here[:, 1] - 1]
-        log.info("alpha=%s: candidates decide %d of %d positions; %d batches recomputed", alpha, int(decided.sum()), len(decided), batches)
-        return labels, {"decided_fraction": float(decided.float().mean()) if len(decided) else 1.0, "recomputed_batches": batches}
+        log.info("alpha=%s: candidates decide %d of %d positions", alpha, int(decided.sum()), len(decided))
+        return labels, self.positions[~decided]
+
+
+def fill_undecided(labels: torch.Tensor, undecided: torch.Tensor, inputs: LabelInputs, alpha: float) -> int:
+    """The undecided positions' labels for `alpha` from a forward pass of the batches they belong
+    to, cut exactly as the direct computation cuts them; the number of batches recomputed."""
+    size = inputs.generator.batch_size
+    starts = sorted({int(block) // size * size for block in undecided[:, 0]})
+    for start in tqdm(starts, desc="labels the candidates leave open", unit="batch"):
+        batch = inputs.logits(start)
+        predicted = whp_combination(batch.base, batch.reinforced, alpha).argmax(dim=-1).cpu()
+        here = undecided[(undecided[:, 0] >= start) & (undecided[:, 0] < start + size)]
+        labels[here[:, 0], here[:, 1]] = predicted[here[:, 0] - start, here[:, 1] - 1]
+    return len(starts)

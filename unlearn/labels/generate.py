@@ -11,9 +11,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.anchors.alignment import UNLABELLED, Alignment, align, word_spans
 from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.blocks import Blocks
 from unlearn.distributed import Processes
 from unlearn.labels import LabelGenerator
-from unlearn.training.data import Blocks
 
 IGNORE = -100
 
@@ -69,13 +69,14 @@ class BatchLogits:
 
     start: int
     base: torch.Tensor
-    reinforced: torch.Tensor | None
+    reinforced: torch.Tensor
     keep: torch.Tensor  # [blocks, length - 1]: whether position t+1 gets a label
 
 
 @dataclass
 class LabelInputs:
-    """Everything label generation reads: the blocks, the generator and the models it combines."""
+    """Everything label generation reads: the blocks, the generator and the models it combines
+    (no reinforced model when the generator's alpha is 0)."""
 
     blocks: Blocks
     generator: LabelGenerator
@@ -95,7 +96,7 @@ class LabelInputs:
         indices = range(start, min(start + generator.batch_size, len(blocks)))
         input_ids, attention_mask = blocks.input_ids[indices.start : indices.stop], blocks.attention_mask[indices.start : indices.stop]
         valid = attention_mask.bool()
-        if generator.translates:
+        if generator.translate:
             max_length = self.baseline.config.max_position_embeddings
             translated_ids, translated_mask, alignments = translate_batch(
                 blocks, indices, self.dictionary, self.tokenizer, self.seed, max_length
@@ -109,7 +110,8 @@ class LabelInputs:
             base = translated[rows, source.clamp(min=0).to(translated.device)]
         else:
             base = _logits(self.baseline, input_ids, attention_mask)
-        reinforced = _logits(self.reinforced, input_ids, attention_mask) if generator.needs_reinforced else None
+        # Without a reinforced model (alpha = 0) its logits are the baseline's: the combination is then the baseline's own.
+        reinforced = _logits(self.reinforced, input_ids, attention_mask) if self.reinforced is not None else base
         return BatchLogits(start, base, reinforced, valid[:, :-1] & attention_mask[:, 1:].bool())
 
 

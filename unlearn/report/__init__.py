@@ -3,21 +3,18 @@
 report.json holds, per model, every metric; `sides` says which metrics measure what should
 be forgotten and which what should be kept; `details` holds per-item tables (samples of
 completions, per-prompt probabilities); `losses` the training curves of the fine-tunes.
+This module makes the text; render.py adds the figures (and is the one that imports
+matplotlib, which training never needs).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from unlearn.report.figures import plot_losses, plot_metrics
-
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
-METRICS_PNG = "metrics.png"
-LOSSES_PNG = "losses.png"
 DETAIL_ROWS = 5
 
 
@@ -91,21 +88,6 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             lines.append(f"| {stage} | {seconds:.1f} | {cached.get('key', '')} | {cached.get('hit', '')} |")
     lines += _detail_tables(report)
     return "\n".join(lines) + "\n"
-
-
-def render(folder: Path, report: dict[str, Any], markdown_name: str = REPORT_MD) -> list[Path]:
-    """The markdown table and the figures for `report`, written into `folder`; returns the figures."""
-    figures = [plot_metrics(report, folder / METRICS_PNG)]
-    if report.get("losses"):
-        figures.append(plot_losses(report["losses"], folder / LOSSES_PNG))
-    atomic_write(folder / markdown_name, markdown(report, [f.name for f in figures]))
-    return figures
-
-
-def write_report(folder: Path, report: dict[str, Any]) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / REPORT_JSON, json.dumps(report, indent=2) + "\n")
-    return render(folder, report)
 
 
 def summary(report: dict[str, Any]) -> str:

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from unlearn.report import REPORT_JSON, REPORT_MD, render
+from unlearn.report import REPORT_JSON, REPORT_MD
+from unlearn.report.render import render
 from unlearn.report.sweep import is_sweep, write_sweep_report
 
 

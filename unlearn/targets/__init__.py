@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from unlearn.cache import StageCache
+from unlearn.cache import StageCache, cache_key
+from unlearn.files import fingerprint
 
 
 @dataclass(frozen=True)
 class TargetFiles:
-    """Where a target's files are; every field but `name`, `key` and `corpus` may be absent.
-
-    `key` identifies the content, so that stages built from it are cached by it.
+    """Where a target's files are; every field but `name` and `corpus` may be absent.
 
     `nonmember` is text like the target's that no model was trained on (membership
     inference); `questions` holds question/answer pairs; `lm_eval_tasks` is a folder of
@@ -27,7 +26,6 @@ class TargetFiles:
     """
 
     name: str
-    key: str
     corpus: tuple[Path, ...]
     heldout: tuple[Path, ...] = ()
     nonmember: tuple[Path, ...] = ()
@@ -43,8 +41,35 @@ class TargetFiles:
 
 
 class Target(Protocol):
+    """A target's files are written once into a folder of the stage cache (generated, copied
+    from the user's files, or rendered from a dataset) by the target stage, keyed by `settings`."""
+
     name: str
 
-    def files(self, cache: StageCache) -> TargetFiles:
-        """Locate (or generate into the cache) the target's files."""
+    def settings(self) -> dict:
+        """What `write` reads: settings, and the user's files by content."""
         ...
+
+    def write(self, folder: Path) -> None: ...
+
+    def files(self, folder: Path) -> TargetFiles:
+        """Where each file is, given the folder `write` wrote."""
+        ...
+
+
+@dataclass(frozen=True)
+class TargetArtifact:
+    files: TargetFiles
+    corpus_key: str  # the corpus by content: what every stage trained on the target reads
+
+
+def content_key(kind: str, paths: tuple[Path, ...] | list[Path], memo: Path | None = None) -> str:
+    """A key of files by their content alone (files.fingerprint), wherever they are."""
+    return cache_key(kind, {"content": fingerprint(paths, memo)})
+
+
+def prepare_target(target: Target, cache: StageCache) -> TargetArtifact:
+    """The target's files, written into the cache once per settings."""
+    folder = cache.fetch("target", cache_key("target", target.settings()), target.write)
+    files = target.files(folder)
+    return TargetArtifact(files, content_key("corpus", files.corpus))

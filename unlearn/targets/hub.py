@@ -16,10 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from unlearn.cache import StageCache, cache_key
 from unlearn.errors import UserError
+from unlearn.files import write_jsonl
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import write_jsonl
 
 DOCUMENT_ROLES = ("corpus", "heldout", "nonmember", "generic", "generic_heldout")
 
@@ -38,7 +37,7 @@ def load_rows(role: str, source: dict[str, Any]) -> list[dict]:
         )
     except KeyError as err:
         raise UserError(f"target.{role} needs {err} (path and split at least): a dataset source is path, name, split, templates") from None
-    except Exception as err:  # datasets raises many types for a missing, gated or unreachable dataset: all mean the same here
+    except (OSError, ValueError, ConnectionError) as err:  # missing, gated, unreachable or misnamed: all mean the same here
         raise UserError(
             f"target.{role}: could not load {source['path']} (name={source.get('name')}, split={source['split']}): "
             f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; check the name and split, "
@@ -74,13 +73,13 @@ class DatasetTarget:
     anchors: str | None = None
     title: str | None = None
 
-    def files(self, cache: StageCache) -> TargetFiles:
-        key = cache_key("target", {k: v for k, v in asdict(self).items() if k not in ("title", "sets")})
-        folder = cache.fetch("target", key, self.write)
+    def settings(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in ("title", "sets")}
+
+    def files(self, folder: Path) -> TargetFiles:
         roles = {role: (folder / f"{role}.jsonl",) for role in DOCUMENT_ROLES if getattr(self, role)}
         return TargetFiles(
             name=self.name,
-            key=key,
             corpus=roles["corpus"],
             heldout=roles.get("heldout", ()),
             nonmember=roles.get("nonmember", ()),

@@ -2,60 +2,25 @@
 
 The corpus (.txt/.md files, each one document, or .jsonl with one document per line) is
 copied into the stage cache as JSONL, split into training and held-out documents when
-`heldout_fraction` asks for it; the key hashes the settings and every file's bytes, so
-editing a file makes a new target and never reuses stages built from the old text.
+`heldout_fraction` asks for it; the key hashes the settings and the corpus files' bytes, so
+editing the corpus makes a new target and never reuses stages built from the old text.
+Every file and glob is checked when the target is built, before any stage runs.
 """
 
 from __future__ import annotations
 
-import glob
-import hashlib
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from unlearn.cache import StageCache, cache_key
-from unlearn.errors import UserError
+from unlearn.errors import SettingError, UserError
+from unlearn.files import existing, expand, fingerprint, read_documents, write_jsonl
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import read_documents, write_jsonl
 
-TEXT_SUFFIXES = (".txt", ".md", ".jsonl")
 CORPUS_FILE = "corpus.jsonl"
 HELDOUT_FILE = "heldout.jsonl"
-
-
-def expand(key: str, patterns: list[str], suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> tuple[Path, ...]:
-    """Files named by `patterns` (paths or globs, relative to the working directory), in a stable order."""
-    files: list[Path] = []
-    for pattern in patterns:
-        matches = sorted(glob.glob(str(Path(pattern).expanduser()), recursive=True))
-        if not matches:
-            raise UserError(
-                f"target.{key}: {pattern!r} matches no file (looked from {Path.cwd()}); "
-                "give paths or globs relative to where you run, or absolute ones"
-            )
-        for match in map(Path, matches):
-            if match.is_dir():
-                continue
-            if match.suffix not in suffixes:
-                raise UserError(f"target.{key}: {match} is not one of {', '.join(suffixes)}; convert it or leave it out")
-            files.append(match)
-    return tuple(dict.fromkeys(files))
-
-
-def existing(key: str, path: str | None) -> Path | None:
-    if path is None:
-        return None
-    resolved = Path(path).expanduser()
-    if not resolved.exists():
-        raise UserError(f"target.{key}={path} does not exist (looked from {Path.cwd()}); fix the path or set target.{key}=null")
-    return resolved
-
-
-def fingerprint(paths: list[Path]) -> dict[str, str]:
-    """Each file's (or each file under a folder's) content hash, by path."""
-    files = [f for p in paths for f in ([p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file()))]
-    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+LISTED = ("corpus", "heldout", "generic_heldout", "nonmember", "generic", "pretraining")
+SINGLE = ("probes", "completion_prompts", "next_token_prompts", "questions", "lm_eval_tasks", "anchors")
 
 
 @dataclass
@@ -80,38 +45,39 @@ class TextFilesTarget:
 
     def __post_init__(self) -> None:
         if not 0 <= self.heldout_fraction < 1:
-            raise UserError(f"target.heldout_fraction={self.heldout_fraction} must be in [0, 1): the share of documents kept out")
-
-    def files(self, cache: StageCache) -> TargetFiles:
-        listed = ("corpus", "heldout", "generic_heldout", "nonmember", "generic", "pretraining")
-        lists = {key: expand(key, getattr(self, key)) for key in listed}
-        if not lists["corpus"]:
+            raise SettingError("heldout_fraction", self.heldout_fraction, "must be in [0, 1): the share of documents kept out")
+        self.lists = {key: expand(f"target.{key}", getattr(self, key)) for key in LISTED}
+        if not self.lists["corpus"]:
             raise UserError("target.corpus names no file; give at least one .txt, .md or .jsonl file or glob")
-        singles = {
-            key: existing(key, getattr(self, key))
-            for key in ("probes", "completion_prompts", "next_token_prompts", "questions", "lm_eval_tasks", "anchors")
-        }
-        content = fingerprint([p for paths in lists.values() for p in paths] + [p for p in singles.values() if p])
-        key = cache_key("target", {"settings": asdict(self), "content": content})
-        folder = cache.fetch("target", key, lambda out: self.write(lists["corpus"], out))
+        self.singles = {key: existing(f"target.{key}", getattr(self, key)) for key in SINGLE}
+
+    def settings(self) -> dict:
+        """The settings, and the corpus by content: the target stage reads nothing else (the
+        other files are used where they are, and keyed by the stages that read them)."""
+        return {**asdict(self), "corpus": fingerprint(self.lists["corpus"])}
+
+    def files(self, folder: Path) -> TargetFiles:
         heldout = (folder / HELDOUT_FILE,) if self.heldout_fraction > 0 else ()
+        lists = self.lists
         return TargetFiles(
             name=self.name,
-            key=key,
             corpus=(folder / CORPUS_FILE,),
             heldout=heldout + lists["heldout"],
             nonmember=lists["nonmember"],
             generic_heldout=lists["generic_heldout"],
             generic=lists["generic"],
             pretraining=(folder / CORPUS_FILE, *lists["generic"], *lists["pretraining"]),
-            **singles,
+            **self.singles,
         )
 
-    def write(self, corpus: tuple[Path, ...], out: Path) -> None:
-        documents = [d for d in read_documents(corpus, self.text_field) if d.strip()]
+    def write(self, out: Path) -> None:
+        documents = [d for d in read_documents(self.lists["corpus"], self.text_field) if d.strip()]
+        if not documents:
+            named = ", ".join(map(str, self.lists["corpus"]))
+            raise UserError(f"target.corpus: {named} hold no text (empty or whitespace only); give the text to forget")
         held = round(len(documents) * self.heldout_fraction)
         if held and held >= len(documents):
-            raise UserError(f"target.heldout_fraction={self.heldout_fraction} leaves no training document of {len(documents)}")
+            raise UserError(f"target.heldout_fraction={self.heldout_fraction} leaves no training document of {len(documents)}; lower it")
         order = list(range(len(documents)))
         random.Random(self.seed).shuffle(order)
         kept = set(order[held:])

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytorch_lightning as pl
 import torch
 from transformers import PreTrainedModel
 
-
-@dataclass(frozen=True)
-class FitSpec:
-    """How long and how hard to train; `batch_size * accumulate_grad_batches` blocks per step;
-    `length_group_batches` batches blocks of similar length together (see ShardedBatches)."""
-
-    epochs: int
-    lr: float
-    batch_size: int
-    accumulate_grad_batches: int = 1
-    betas: tuple[float, float] = (0.9, 0.98)
-    weight_decay: float = 0.0
-    warmup_ratio: float = 0.0
-    length_group_batches: int = 0
+from unlearn.training.spec import FitSpec
 
 
 class CausalLMModule(pl.LightningModule):

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch.utils.data import Sampler
 
-WEIGHTLESS = -1
+from unlearn.blocks import WEIGHTLESS
 
 
 class EpochPermutation:
@@ -88,3 +88,10 @@ class ShardedBatches(Sampler[list[int]]):
             batches += self._cut(sorted(order[start : start + self.group], key=lambda i: -self.lengths[i]))
         shuffle = torch.Generator().manual_seed(self.sampler.seed * 100_003 + self.sampler.epoch)
         return [batches[i] for i in torch.randperm(len(batches), generator=shuffle).tolist()]
+
+
+def collate_trimmed(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Stack a batch and drop the columns that are padding in every row (short documents)."""
+    batch = {key: torch.stack([row[key] for row in rows]) for key in rows[0]}
+    length = int(batch["attention_mask"].sum(dim=1).max())
+    return {key: value[:, :length] for key, value in batch.items()}

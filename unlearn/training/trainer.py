@@ -19,12 +19,11 @@ from pytorch_lightning.strategies import DeepSpeedStrategy, FSDPStrategy, Strate
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from unlearn.blocks import BlockDataset
 from unlearn.distributed import Processes
-from unlearn.errors import UserError
 from unlearn.tracking import Tracker
-from unlearn.training.data import BlockDataset, collate_trimmed
 from unlearn.training.module import CausalLMModule, FitSpec
-from unlearn.training.sampling import ShardedBatches
+from unlearn.training.sampling import ShardedBatches, collate_trimmed
 
 log = logging.getLogger(__name__)
 
@@ -181,16 +180,6 @@ def fit(
     _quiet_lightning()
     pl.seed_everything(seed, verbose=False)
     processes = make_trainer.processes
-    if spec.batch_size < processes.world_size:
-        raise UserError(
-            f"{stage}: batch_size={spec.batch_size} is smaller than the {processes.world_size} processes; "
-            f"each process needs a block of every batch: raise the batch size or lower trainer.devices"
-        )
-    if spec.length_group_batches < 0:
-        raise UserError(
-            f"{stage}: length_group_batches={spec.length_group_batches} is negative; "
-            "use 0 for batches drawn at random, or N > 0 to batch blocks of similar length among N batches' worth"
-        )
     lengths = dataset.attention_mask.sum(dim=1).tolist() if spec.length_group_batches else ()
     batches = ShardedBatches(len(dataset), spec.batch_size, seed, processes.rank, processes.world_size, lengths, spec.length_group_batches)
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_trimmed)

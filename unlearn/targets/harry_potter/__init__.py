@@ -9,8 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from unlearn.cache import StageCache
-from unlearn.errors import UserError
+from unlearn.errors import SettingError, UserError
 from unlearn.targets import TargetFiles
 from unlearn.targets.hub import DatasetTarget
 from unlearn.targets.text_files import TextFilesTarget
@@ -32,7 +31,7 @@ class HarryPotterTarget:
 
     def __post_init__(self) -> None:
         if self.prompt_language not in LANGUAGES:
-            raise UserError(f"target.prompt_language={self.prompt_language} has no prompt set; choose one of {list(LANGUAGES)}")
+            raise SettingError("prompt_language", self.prompt_language, f"has no prompt set; choose one of {list(LANGUAGES)}")
         if self.corpus and self.dataset:
             raise UserError("target=harry_potter takes the books from target.corpus or target.dataset, not both; set the other to null")
         if not self.corpus and not self.dataset:
@@ -42,16 +41,22 @@ class HarryPotterTarget:
                 "target.dataset='{path: muse-bench/MUSE-Books, name: raw, split: forget, text: \"{text}\"}'"
             )
 
-    def files(self, cache: StageCache) -> TargetFiles:
-        if self.corpus:
-            books = TextFilesTarget(self.name, self.corpus, self.text_field, heldout_fraction=self.heldout_fraction, seed=self.seed).files(
-                cache
-            )
-        else:
-            books = DatasetTarget(self.name, corpus=self.dataset).files(cache)
+        self.books = (
+            TextFilesTarget(self.name, self.corpus, self.text_field, heldout_fraction=self.heldout_fraction, seed=self.seed)
+            if self.corpus
+            else DatasetTarget(self.name, corpus=self.dataset)
+        )
+
+    def settings(self) -> dict:
+        return self.books.settings()
+
+    def write(self, folder: Path) -> None:
+        self.books.write(folder)
+
+    def files(self, folder: Path) -> TargetFiles:
         suffix = "" if self.prompt_language == "en" else f"_{self.prompt_language}"
         return replace(
-            books,
+            self.books.files(folder),
             anchors=SHIPPED / "anchors.yaml",
             completion_prompts=SHIPPED / f"completion_prompts{suffix}.jsonl",
             next_token_prompts=SHIPPED / "next_token_prompts.jsonl",

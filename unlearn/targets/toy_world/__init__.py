@@ -9,11 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from unlearn.cache import StageCache, cache_key
+from unlearn.errors import SettingError, UserError
+from unlearn.files import write_jsonl
 from unlearn.targets import TargetFiles
-from unlearn.targets.files import write_jsonl
 from unlearn.targets.toy_world import prose
-from unlearn.targets.toy_world.world import World, build_worlds, generator_fingerprint
+from unlearn.targets.toy_world.world import ENTITY_KINDS, NamesExhausted, World, build_worlds, generator_fingerprint
 
 
 @dataclass
@@ -39,14 +39,32 @@ class ToyWorldTarget:
     qa_reps: int
     holdout_people: int
 
-    def files(self, cache: StageCache) -> TargetFiles:
-        key = cache_key("target", {**asdict(self), "generator": generator_fingerprint()})
-        return self.layout(cache.fetch("target", key, self.generate), key)
+    def __post_init__(self) -> None:
+        if self.n_people < 2:
+            raise SettingError("n_people", self.n_people, "must be at least 2 (every person has a friend in the world)")
+        if sorted(self.n_entities) != sorted(ENTITY_KINDS) or min(self.n_entities.values()) < 1:
+            raise SettingError("n_entities", self.n_entities, f"must give each of {list(ENTITY_KINDS)} a count of at least 1")
+        for name, value in {"reps": self.reps, "people_per_document": self.people_per_document}.items():
+            if value < 1:
+                raise SettingError(name, value, "must be at least 1")
+        for name, value in {"heldout_reps": self.heldout_reps, "qa_reps": self.qa_reps, "holdout_people": self.holdout_people}.items():
+            if value < 0:
+                raise SettingError(name, value, "must be >= 0")
+        if not 0 <= self.filler_rate <= 1:
+            raise SettingError("filler_rate", self.filler_rate, "must be in [0, 1] (a chance)")
+        try:
+            build_worlds(self.seed, self.n_people, self.n_entities, self.holdout_people)
+        except NamesExhausted as err:
+            field = {"person": "n_people", "holdout": "holdout_people"}.get(err.kind, f"n_entities.{err.kind}")
+            value = {"person": self.n_people, "holdout": self.holdout_people}.get(err.kind, self.n_entities.get(err.kind))
+            raise SettingError(field, value, f"asks for more names than the lexicon holds ({err}); lower it") from None
 
-    def layout(self, folder: Path, key: str) -> TargetFiles:
+    def settings(self) -> dict:
+        return {**asdict(self), "generator": generator_fingerprint()}
+
+    def files(self, folder: Path) -> TargetFiles:
         return TargetFiles(
             name=self.name,
-            key=key,
             corpus=(folder / "target.jsonl",),
             heldout=(folder / "target_heldout.jsonl",),
             nonmember=(folder / "holdout.jsonl",),
@@ -61,7 +79,7 @@ class ToyWorldTarget:
             anchors=folder / "anchors.yaml",
         )
 
-    def generate(self, folder: Path) -> None:
+    def write(self, folder: Path) -> None:
         """Write every file of the world; identical bytes for identical parameters."""
         rng = random.Random(self.seed)
         worlds = build_worlds(self.seed, self.n_people, self.n_entities, self.holdout_people)
@@ -83,7 +101,9 @@ class ToyWorldTarget:
         training_text = "\n".join(doc for corpus in corpora.values() for doc in corpus.train)
         leaked = [p["prompt"] for p in probes if p["kind"] == "paraphrase" and p["prompt"] in training_text]
         if leaked:
-            raise AssertionError(f"paraphrase probes occur in the training text: {leaked[:3]}")
+            raise UserError(
+                f"target: paraphrase probes occur in the training text for these settings ({leaked[:3]}); change target.seed or target.reps"
+            )
         write_jsonl(folder / "probes.jsonl", probes)
         write_jsonl(folder / "completion_prompts.jsonl", prose.completion_prompts(target))
         write_jsonl(folder / "next_token_prompts.jsonl", prose.next_token_prompts(target, generic, rng))

@@ -65,11 +65,19 @@ def generator_fingerprint() -> str:
     return f"{GENERATOR_VERSION}-{hashlib.sha256(lexicon_text().encode()).hexdigest()[:16]}"
 
 
-def _invented_names(spec: dict[str, Any], count: int, rng: random.Random, taken: set[str]) -> list[str]:
+class NamesExhausted(Exception):
+    """The lexicon has fewer distinct names of `kind` than the world asks for."""
+
+    def __init__(self, kind: str, available: int, asked: int):
+        self.kind, self.available, self.asked = kind, available, asked
+        super().__init__(f"only {available} distinct {kind} names are available, {asked} were asked for")
+
+
+def _invented_names(kind: str, spec: dict[str, Any], count: int, rng: random.Random, taken: set[str]) -> list[str]:
     """Distinct names of prefix + suffix, one per prefix so that no two names start alike."""
     prefixes = [p for p in spec["prefixes"] if p.lower() not in taken]
     if count > len(prefixes):
-        raise ValueError(f"only {len(prefixes)} distinct names can be built from {spec['prefixes']}, {count} were asked for")
+        raise NamesExhausted(kind, len(prefixes), count)
     names = []
     for prefix in rng.sample(prefixes, count):
         taken.add(prefix.lower())
@@ -78,9 +86,9 @@ def _invented_names(spec: dict[str, Any], count: int, rng: random.Random, taken:
     return names
 
 
-def _ordinary_names(pool: list[str], count: int, rng: random.Random) -> list[str]:
+def _ordinary_names(kind: str, pool: list[str], count: int, rng: random.Random) -> list[str]:
     if count > len(pool):
-        raise ValueError(f"only {len(pool)} ordinary names are listed, {count} were asked for")
+        raise NamesExhausted(kind, len(pool), count)
     return rng.sample(pool, count)
 
 
@@ -91,8 +99,8 @@ def build_world(name: str, n_people: int, n_entities: dict[str, int], rng: rando
 
     def draw(kind: str, count: int) -> tuple[str, ...]:
         if isinstance(names[kind], list):
-            return tuple(_ordinary_names(names[kind], count, rng))
-        return tuple(_invented_names(names[kind], count, rng, taken))
+            return tuple(_ordinary_names(kind, names[kind], count, rng))
+        return tuple(_invented_names(kind, names[kind], count, rng, taken))
 
     people = draw("person", n_people)
     entities = {kind: draw(kind, n_entities[kind]) for kind in ENTITY_KINDS}
@@ -121,7 +129,7 @@ def _draw_facts(world: str, people: tuple[str, ...], entities: dict[str, tuple[s
 
 def build_holdout_cast(target: World, n_people: int, rng: random.Random, taken: set[str]) -> World:
     """Other people of the target's saga, never in any training text: non-members for membership inference."""
-    people = tuple(_invented_names(lexicon()["worlds"]["target"]["names"]["person"], n_people, rng, taken))
+    people = tuple(_invented_names("holdout", lexicon()["worlds"]["target"]["names"]["person"], n_people, rng, taken))
     return replace(target, name="holdout", people=people, facts=_draw_facts("holdout", people, target.entities, rng))
 
 

@@ -1,4 +1,4 @@
-"""Token blocks: the one data path every stage reads (pretraining, reinforcement, labels, unlearning).
+"""Token blocks: the one data path every stage reads (pretraining, reinforcement, labels, unlearning, evaluation).
 
 Each document is cut into non-overlapping blocks of at most `context_length` tokens, each
 starting with BOS; the document's last block ends with EOS when it fits. A block never
@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset
-from transformers import PreTrainedTokenizerBase
 
 from unlearn.errors import UserError
-from unlearn.training.sampling import WEIGHTLESS
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 NO_OFFSET = -1
+# The index of a block that holds no labels: a process's share of a batch smaller than the
+# number of processes (training/sampling.py) still runs one forward and backward pass.
+WEIGHTLESS = -1
 
 
 @dataclass(frozen=True)
@@ -87,10 +92,3 @@ class BlockDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         labels = torch.full_like(self.labels[0], -100) if index == WEIGHTLESS else self.labels[index]
         return {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": labels}
-
-
-def collate_trimmed(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack a batch and drop the columns that are padding in every row (short documents)."""
-    batch = {key: torch.stack([row[key] for row in rows]) for key in rows[0]}
-    length = int(batch["attention_mask"].sum(dim=1).max())
-    return {key: value[:, :length] for key, value in batch.items()}

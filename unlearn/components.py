@@ -1,0 +1,198 @@
+"""Every component of a run, built from the configuration and checked together before any stage.
+
+A run that would fail on a typo, a missing file or an impossible combination fails here,
+in seconds, naming the key: nothing is trained, loaded or written to the cache first.
+Checks that need a model read only its configuration (positions, vocabulary). `prepare`
+then runs the target stage, which only writes text files, and checks the target's files
+(`check_target`), still before any model is loaded. Nothing imported here imports Lightning
+or transformers' models, whose import alone takes seconds: the training side
+(unlearn/stages.py) is imported once the run is known to be sound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from unlearn.anchors import AnchorSource
+from unlearn.cache import StageCache
+from unlearn.clock import StageClock
+from unlearn.distributed import Processes, world_size
+from unlearn.errors import UserError
+from unlearn.evaluation import Evaluator, NotApplicable
+from unlearn.files import read_documents
+from unlearn.labels import LabelGenerator
+from unlearn.models import BaselineSource
+from unlearn.reinforce import FinetuneReinforcement, ReinforcedFromPath, Reinforcement
+from unlearn.report.objective import Objective
+from unlearn.settings import build, check
+from unlearn.targets import Target, TargetArtifact, TargetFiles, prepare_target
+from unlearn.training.spec import FitSpec
+
+# The stages of the method, in the order a run goes through them; one vocabulary for
+# `stages=`, the report's timings and the cache's folders.
+STAGES = ("target", "baseline", "blocks", "reinforce", "dictionary", "labels", "unlearn", "evaluate", "report")
+
+
+@dataclass
+class Components:
+    target: Target
+    model: BaselineSource
+    reinforce: Reinforcement
+    anchors: AnchorSource | None
+    labels: LabelGenerator
+    unlearn: FitSpec
+    evaluators: dict[str, Evaluator]
+    objective: Objective
+    stages: frozenset[str]
+
+
+@dataclass
+class Prepared:
+    """A run whose components are built and checked, with its target's files in the cache."""
+
+    parts: Components
+    cache: StageCache
+    clock: StageClock
+    target: TargetArtifact
+    skipped_evaluators: dict[str, str]
+
+
+def planned_stages(requested: list[str], labels: LabelGenerator, anchors: AnchorSource | None) -> frozenset[str]:
+    """The stages a run goes through: those asked for, and those they need."""
+    stages = {"target", "baseline", "report", *requested}
+    if "unlearn" in stages:
+        stages.add("labels")
+    if "labels" in stages:
+        stages.update({"dictionary"} if labels.translate else set())
+        stages.update({"reinforce"} if labels.reads_reinforced else set())
+    if "dictionary" in stages and anchors is not None and anchors.gain_terms:
+        stages.add("reinforce")
+    if stages & {"reinforce", "dictionary", "labels"}:
+        stages.add("blocks")
+    return frozenset(stages)
+
+
+def _check_run_settings(cfg: DictConfig, processes: Processes) -> None:
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise UserError(f"missing mandatory value {missing[0]}: set it on the command line, e.g. {missing[0]}=<value>")
+    unknown = [stage for stage in cfg.stages if stage not in STAGES]
+    if unknown:
+        raise UserError(f"stages={list(cfg.stages)} names unknown stage {unknown[0]!r}; choose from {list(STAGES)}")
+    for key, least in (("seed", 0), ("context_length", 2)):
+        value = cfg[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise UserError(f"{key}={value} must be an integer >= {least}")
+    timeout = cfg.process_group_timeout_min
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not timeout > 0:
+        raise UserError(f"process_group_timeout_min={timeout} must be a number of minutes > 0")
+    if world_size(cfg.trainer) != processes.world_size:
+        raise UserError(
+            f"trainer asks for {world_size(cfg.trainer)} processes: start the run as `python -m unlearn trainer=...` "
+            "(or under torchrun or srun), not from Python"
+        )
+
+
+def _check_combination(cfg: DictConfig, parts: Components, processes: Processes) -> None:
+    reinforce, labels = parts.reinforce, parts.labels
+    if labels.reads_reinforced and reinforce is None:
+        raise UserError(
+            f"labels.alpha={labels.alpha} reads a reinforced model and reinforce=none gives none; "
+            "use labels=anchored_only (alpha 0) or another reinforce option"
+        )
+    if parts.anchors is not None and parts.anchors.gain_terms and reinforce is None:
+        raise UserError(
+            f"anchors.reinforced_terms={parts.anchors.gain_terms} reads the reinforced model, which reinforce=none does not give; "
+            "set anchors.reinforced_terms=0"
+        )
+    if "reinforce" in cfg.stages and reinforce is None:
+        raise UserError("stages names reinforce, and reinforce=none builds no reinforced model; drop it from stages or choose one")
+    sharded = OmegaConf.select(cfg, "trainer.strategy._partial_")
+    if isinstance(reinforce, FinetuneReinforcement) and reinforce.adapter is not None and sharded:
+        raise UserError(
+            "reinforce=lora merges adapters into the weights one process holds whole; with trainer.strategy sharding "
+            "them (fsdp, deepspeed) use reinforce=finetune, or trainer=ddp"
+        )
+    schedules = {"unlearn": parts.unlearn}
+    if isinstance(reinforce, FinetuneReinforcement):
+        schedules["reinforce"] = reinforce.fit_spec()
+    if parts.model.name_or_path is None:
+        schedules["model.pretrain"] = parts.model.pretrain_spec
+    for key, spec in schedules.items():
+        if spec.batch_size < processes.world_size:
+            raise UserError(
+                f"{key}.batch_size={spec.batch_size} is smaller than the {processes.world_size} processes; "
+                "each process needs a block of every batch: raise the batch size or lower trainer.devices"
+            )
+    context_length, positions = int(cfg.context_length), parts.model.positions()
+    if context_length > positions:
+        raise UserError(f"context_length={context_length} exceeds the model's {positions} positions; set context_length<={positions}")
+    if isinstance(reinforce, ReinforcedFromPath):
+        given = parts.model.config(reinforce.path, "reinforce.path")
+        if parts.model.name_or_path is not None:
+            baseline = parts.model.config(parts.model.name_or_path, "model.name_or_path")
+            if given.vocab_size != baseline.vocab_size:
+                raise UserError(
+                    f"reinforce.path={reinforce.path} has a vocabulary of {given.vocab_size} tokens and the baseline "
+                    f"{baseline.vocab_size}; reinforce.path must point at a model fine-tuned from the same baseline"
+                )
+
+
+def build_components(cfg: DictConfig, processes: Processes) -> Components:
+    """Every component of the run, each setting and every combination checked."""
+    _check_run_settings(cfg, processes)
+    labels: LabelGenerator = build(cfg.labels, "labels")
+    anchors: AnchorSource | None = build(cfg.anchors, "anchors") if labels.translate else None
+    if cfg.get("logger"):
+        check(cfg.logger, "logger")  # built by the run once it starts (unlearn/pipeline.py): its loggers import Lightning
+    parts = Components(
+        target=build(cfg.target, "target"),
+        model=build(cfg.model, "model"),
+        reinforce=build(cfg.reinforce, "reinforce"),
+        anchors=anchors,
+        labels=labels,
+        unlearn=build(cfg.unlearn, "unlearn"),
+        evaluators={name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items()},
+        objective=build(cfg.objective, "objective"),
+        stages=planned_stages(list(cfg.stages), labels, anchors),
+    )
+    _check_combination(cfg, parts, processes)
+    return parts
+
+
+def check_target(files: TargetFiles, parts: Components) -> dict[str, str]:
+    """The target's files that the run reads: the corpus has text, the anchors' files exist and
+    parse, each evaluator's files parse. Returns the evaluators skipped for a missing file, with why."""
+    if not any(document.strip() for document in read_documents(files.corpus)):
+        named = ", ".join(map(str, files.corpus))
+        raise UserError(f"target.corpus: {named} hold no text (empty or whitespace only); give the text to forget")
+    if parts.model.name_or_path is None and not files.pretraining:
+        raise UserError(
+            f"model={parts.model.name} pretrains on a synthetic target's world text, and target={files.name} has none; "
+            "use target=toy_world, or a pretrained model: model=hf model.name_or_path=<hub id or folder>"
+        )
+    if parts.model.name_or_path is None:
+        read_documents(files.pretraining, key="target.pretraining")
+    if parts.anchors is not None and "dictionary" in parts.stages:
+        parts.anchors.check(files)
+    skipped = {}
+    if "evaluate" in parts.stages:
+        for name, evaluator in parts.evaluators.items():
+            try:
+                evaluator.check(files)
+            except NotApplicable as reason:
+                skipped[name] = str(reason)
+    return skipped
+
+
+def prepare(cfg: DictConfig, processes: Processes | None = None) -> Prepared:
+    """Every component built and checked, then the target stage and the check of its files."""
+    processes = processes or Processes()
+    parts = build_components(cfg, processes)
+    cache, clock = StageCache(Path(cfg.paths.cache_dir), processes), StageClock()
+    with clock("target"):
+        target = prepare_target(parts.target, cache)
+    return Prepared(parts, cache, clock, target, check_target(target.files, parts))

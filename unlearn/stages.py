@@ -1,0 +1,292 @@
+"""The stages of a run, each with explicit inputs and one artifact (docs/method.md has the method).
+
+Each stage computes its artifact's cache key once, from exactly what it reads: settings,
+the keys of the artifacts it reads, and files by content (never by where they are). So
+adding a probe re-runs no training stage, and a model folder copied elsewhere keeps its key.
+The stage runner owns the cache and the clock; the components it is given only describe
+what to build.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import PreTrainedTokenizerBase
+
+from unlearn.anchors import AnchorSource, alignment
+from unlearn.anchors.dictionary import AnchorDictionary
+from unlearn.anchors.gain import TermGain, next_token_gain
+from unlearn.blocks import BlockDataset, Blocks, make_blocks
+from unlearn.cache import StageCache, cache_key
+from unlearn.clock import StageClock
+from unlearn.distributed import Processes
+from unlearn.errors import UserError
+from unlearn.evaluation import Evaluator, Measurement, NotApplicable
+from unlearn.files import read_documents
+from unlearn.labels import LabelGenerator
+from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore, fill_undecided
+from unlearn.labels.generate import IGNORE, LabelInputs
+from unlearn.models import BaselineSource, ToyLlama, release_memory
+from unlearn.reinforce import FinetuneReinforcement, LoraAdapter, ReinforcedFromPath
+from unlearn.targets import TargetArtifact, TargetFiles, content_key
+from unlearn.training.spec import FitSpec
+from unlearn.training.trainer import TrainerFactory, fit, save_trained
+
+log = logging.getLogger(__name__)
+
+LABELS_FILE = "labels.safetensors"
+DICTIONARY_FILE = "anchors.yaml"
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A model: a hub id or folder, and the key of its content."""
+
+    ref: str
+    key: str
+
+
+@dataclass(frozen=True)
+class BlocksArtifact:
+    blocks: Blocks
+    tokenizer: PreTrainedTokenizerBase
+    key: str
+
+
+@dataclass(frozen=True)
+class DictionaryArtifact:
+    dictionary: AnchorDictionary
+    key: str
+
+
+@dataclass(frozen=True)
+class LabelsArtifact:
+    folder: Path
+    key: str
+
+
+@dataclass
+class StageRunner:
+    """Runs the stages after the target's (unlearn/components.py, prepare) against the cache:
+    every process calls each stage; rank 0 alone writes."""
+
+    cache: StageCache
+    trainer: TrainerFactory
+    seed: int
+    processes: Processes
+    clock: StageClock
+
+    def model_key(self, stage: str, ref: str, source: BaselineSource) -> str:
+        """A given model's key: a local folder by content, a hub id by name and revision."""
+        if Path(ref).expanduser().is_dir():
+            return content_key(stage, [Path(ref).expanduser()], self.cache.fingerprints)
+        return cache_key(stage, {"hub": ref, "revision": source.revision})
+
+    def baseline(self, source: BaselineSource, target: TargetArtifact) -> ModelArtifact:
+        with self.clock("baseline"):
+            if source.name_or_path is not None:
+                return ModelArtifact(source.name_or_path, self.model_key("baseline", source.name_or_path, source))
+            pretraining = target.files.pretraining
+            key = cache_key("baseline", {"model": asdict(source), "seed": self.seed}, [content_key("pretraining", pretraining)])
+            folder = self.cache.fetch("baseline", key, lambda out: self._pretrain(source, pretraining, out, key), collective=True)
+            return ModelArtifact(str(folder), key)
+
+    def _pretrain(self, source: ToyLlama, pretraining: tuple[Path, ...], out: Path, key: str) -> None:
+        tokenizer, blocks = source.pretraining_blocks(read_documents(pretraining, key="target.pretraining"), self.seed)
+        model = source.initial_model(tokenizer, self.seed)
+        checkpoints = self.cache.progress_dir("baseline", key)
+        result = fit(model, BlockDataset.next_tokens(blocks), source.pretrain_spec, self.trainer, "pretrain", self.seed, checkpoints)
+        save_trained(result, model, tokenizer, out)
+
+    def blocks(self, source: BaselineSource, baseline: ModelArtifact, target: TargetArtifact, context_length: int) -> BlocksArtifact:
+        with self.clock("blocks"):
+            tokenizer = source.load_tokenizer(baseline.ref)
+            documents = [d for d in read_documents(target.files.corpus) if d.strip()]
+            blocks = make_blocks(tokenizer, documents, context_length)
+            log.info("target corpus: %d documents, %d blocks, %d tokens", len(documents), len(blocks), blocks.tokens)
+            key = cache_key("blocks", {"context_length": context_length}, [target.corpus_key, baseline.key])
+            return BlocksArtifact(blocks, tokenizer, key)
+
+    def _finetune(
+        self, source: BaselineSource, baseline: ModelArtifact, dataset: BlockDataset, spec: FitSpec, stage: str, key: str,
+        adapter: LoraAdapter | None = None,
+    ) -> Path:  # fmt: skip
+        """The baseline fine-tuned on `dataset` by every process, saved by rank 0 (cached by `key`)."""
+
+        def train(out: Path) -> None:
+            model, tokenizer = source.load(baseline.ref, training=True)
+            if adapter is not None:
+                model = adapter.wrap(model)
+            result = fit(model, dataset, spec, self.trainer, stage, self.seed, self.cache.progress_dir(stage, key))
+            if adapter is not None:
+                model = adapter.unwrap(model)
+            save_trained(result, model, tokenizer, out)
+            del model
+            release_memory()
+
+        return self.cache.fetch(stage, key, train, collective=True)
+
+    def reinforce(
+        self,
+        reinforcement: FinetuneReinforcement | ReinforcedFromPath,
+        source: BaselineSource,
+        baseline: ModelArtifact,
+        blocks: BlocksArtifact,
+    ) -> ModelArtifact:
+        with self.clock("reinforce"):
+            if isinstance(reinforcement, ReinforcedFromPath):
+                if source.load_tokenizer(reinforcement.path).get_vocab() != blocks.tokenizer.get_vocab():
+                    raise UserError(
+                        f"reinforce.path={reinforcement.path} has a tokenizer that differs from the baseline's "
+                        f"({baseline.ref}); reinforce.path must point at a model fine-tuned from the same baseline"
+                    )
+                return ModelArtifact(reinforcement.path, self.model_key("reinforce", reinforcement.path, source))
+            key = cache_key("reinforce", {"settings": asdict(reinforcement), "seed": self.seed}, [blocks.key])
+            dataset = BlockDataset.next_tokens(blocks.blocks)
+            folder = self._finetune(source, baseline, dataset, reinforcement.fit_spec(), "reinforce", key, reinforcement.adapter)
+            return ModelArtifact(str(folder), key)
+
+    def dictionary(
+        self, anchors: AnchorSource, target: TargetArtifact, source: BaselineSource, baseline: ModelArtifact,
+        blocks: BlocksArtifact, reinforced: ModelArtifact | None, batch_size: int,
+    ) -> DictionaryArtifact:  # fmt: skip
+        """Written by rank 0 alone (the others wait); every process reads it."""
+        with self.clock("dictionary"):
+            gain_key = reinforced.key if anchors.gain_terms else None
+            key = cache_key("dictionary", anchors.settings(target.files), [target.corpus_key, gain_key or "no-gain"])
+
+            def write(out: Path) -> None:
+                gain = term_gain(source, baseline, reinforced, blocks, batch_size) if anchors.gain_terms else None
+                (out / DICTIONARY_FILE).write_text(anchors.write(target.files, gain), encoding="utf-8")
+
+            folder = self.cache.fetch("dictionary", key, write)
+            if anchors.review_copy and self.processes.is_main:
+                Path(anchors.review_copy).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / DICTIONARY_FILE, anchors.review_copy)
+                log.info("review and edit %s, then use it with anchors=from_file anchors.path=<it>", anchors.review_copy)
+            return DictionaryArtifact(AnchorDictionary.from_file(folder / DICTIONARY_FILE), key)
+
+    def labels(
+        self, generator: LabelGenerator, source: BaselineSource, baseline: ModelArtifact, blocks: BlocksArtifact,
+        reinforced: ModelArtifact | None, dictionary: DictionaryArtifact | None,
+    ) -> LabelsArtifact:  # fmt: skip
+        """Labels for the generator's alpha, decided from the candidate store (one pass over the
+        corpus for every alpha) and, where it leaves positions open, a forward pass of their batches."""
+        with self.clock("labels"):
+            reads = reinforced if generator.reads_reinforced else None
+            settings = {k: v for k, v in asdict(generator).items() if k != "alpha"}
+            spec = {
+                "labels": settings,
+                "dictionary": dictionary.key if dictionary else None,
+                "alignment": alignment.REVISION,
+                "seed": self.seed,
+            }
+            candidates_key = cache_key("candidates", spec, [blocks.key, reads.key if reads else "no-reinforced"])
+
+            def inputs() -> LabelInputs:
+                return label_inputs(generator, source, baseline, blocks, reinforced, dictionary, self.seed)
+
+            def collect(out: Path) -> None:
+                store = CandidateStore.collect(inputs(), generator.top_k, self.processes)
+                if store is not None:
+                    store.save(out / CANDIDATES_FILE)
+                release_memory()
+
+            def decide(out: Path) -> None:
+                """Every process takes part in collecting the candidates; rank 0 alone decides labels from them."""
+                store_folder = self.cache.fetch("labels", candidates_key, collect, collective=True, record="labels.candidates")
+                if not self.processes.is_main:
+                    return
+                store = CandidateStore.load(store_folder / CANDIDATES_FILE)
+                labels, undecided = store.labels(generator.alpha, blocks.blocks.input_ids.shape)
+                recomputed = fill_undecided(labels, undecided, inputs(), generator.alpha) if len(undecided) else 0
+                release_memory()
+                decided = 1 - len(undecided) / max(len(store.positions), 1)
+                write_labels(out, blocks.blocks, labels, {"decided_fraction": decided, "recomputed_batches": recomputed})
+
+            key = cache_key("labels", {"alpha": generator.alpha}, [candidates_key])
+            return LabelsArtifact(self.cache.fetch("labels", key, decide, collective=True), key)
+
+    def unlearn(self, spec: FitSpec, source: BaselineSource, baseline: ModelArtifact, labels: LabelsArtifact) -> ModelArtifact:
+        with self.clock("unlearn"):
+            key = cache_key("unlearn", {"unlearn": asdict(spec), "seed": self.seed}, [labels.key, baseline.key])
+            tensors = load_file(labels.folder / LABELS_FILE)
+            dataset = BlockDataset(tensors["input_ids"], tensors["attention_mask"], tensors["labels"])
+            return ModelArtifact(str(self._finetune(source, baseline, dataset, spec, "unlearn", key)), key)
+
+    def evaluate(
+        self, evaluators: dict[str, Evaluator], source: BaselineSource, models: dict[str, ModelArtifact], files: TargetFiles,
+        skipped: dict[str, str],
+    ) -> dict[str, Any]:  # fmt: skip
+        """Every evaluator on every model: metrics, their sides and detail tables, by model. An
+        evaluator whose target file is missing is skipped, with a warning and a line in `skipped`."""
+        metrics: dict[str, dict[str, float]] = {}
+        sides: dict[str, str] = {}
+        details: dict[str, dict[str, list[dict]]] = {}
+        skipped = dict(skipped)
+        for name, reason in skipped.items():
+            log.warning("skipping evaluator.%s: %s", name, reason)
+        with self.clock("evaluate"):
+            for model_name, artifact in models.items():
+                model, tokenizer = source.load(artifact.ref)
+                metrics[model_name], details[model_name] = {}, {}
+                for name, evaluator in evaluators.items():
+                    if name in skipped:
+                        continue
+                    log.info("evaluating %s with %s", model_name, name)
+                    try:
+                        measured: Measurement = evaluator.evaluate(model, tokenizer, files)
+                    except NotApplicable as reason:
+                        log.warning("skipping evaluator.%s: %s", name, reason)
+                        skipped[name] = str(reason)
+                        continue
+                    metrics[model_name].update(measured.metrics)
+                    sides.update(measured.sides)
+                    details[model_name].update(measured.tables)
+                del model
+                release_memory()
+        return {"models": metrics, "sides": sides, "details": details, "skipped": skipped}
+
+
+def term_gain(
+    source: BaselineSource, baseline: ModelArtifact, reinforced: ModelArtifact, blocks: BlocksArtifact, batch_size: int
+) -> TermGain:
+    """How much the reinforced model raises each token of the target's text over the baseline (anchors/gain.py)."""
+    base_model, tokenizer = source.load(baseline.ref)
+    reinforced_model = source.load(reinforced.ref)[0]
+    gain = next_token_gain(base_model, reinforced_model, blocks.blocks, batch_size)
+    del base_model, reinforced_model
+    release_memory()
+    return TermGain(gain, tokenizer)
+
+
+def label_inputs(
+    generator: LabelGenerator, source: BaselineSource, baseline: ModelArtifact, blocks: BlocksArtifact,
+    reinforced: ModelArtifact | None, dictionary: DictionaryArtifact | None, seed: int,
+) -> LabelInputs:  # fmt: skip
+    """The models label generation reads, loaded now (the reinforced one only if alpha > 0):
+    drop the result and call release_memory after."""
+    base_model, tokenizer = source.load(baseline.ref)
+    reinforced_model = source.load(reinforced.ref)[0] if generator.reads_reinforced else None
+    anchored = dictionary.dictionary if dictionary else None
+    return LabelInputs(blocks.blocks, generator, base_model, reinforced_model, tokenizer, anchored, seed)
+
+
+def write_labels(out: Path, blocks: Blocks, labels: torch.Tensor, stats: dict[str, float]) -> None:
+    """The labels beside the blocks they belong to, and what share of positions they label and change."""
+    save_file({"input_ids": blocks.input_ids, "attention_mask": blocks.attention_mask, "labels": labels}, out / LABELS_FILE)
+    labelled = labels != IGNORE
+    changed = labelled & (labels != blocks.input_ids)
+    stats = {
+        "labelled_fraction": float(labelled.sum() / blocks.attention_mask[:, 1:].sum()),
+        "changed_fraction": float(changed.sum() / labelled.sum().clamp(min=1)),
+        **stats,
+    }
+    (out / "stats.json").write_text(json.dumps(stats, indent=1))
