@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -84,3 +86,15 @@ def test_blocks_of_an_empty_corpus_name_the_key():
     tokenizer = tokenizer_family("toy", ["Kelara grew up in Ashwick."] * 10, 300)
     with pytest.raises(UserError, match="corpus has no text"):
         make_blocks(tokenizer, ["", ""], 64)
+
+
+def test_the_recorded_measurement_covers_the_catalogue():
+    """experiments/bad_input/results.json, written by its measure.py, ran every case: each exited 2
+    with its one line, nothing trained, within seconds (the catalogue changed: run measure.py again)."""
+    recorded = json.loads((Path(__file__).resolve().parents[1] / "experiments" / "bad_input" / "results.json").read_text())
+    rows = {row["case"]: row for row in recorded["cases"]}
+    assert set(rows) == {case.name for case in CASES}
+    for case in CASES:
+        row = rows[case.name]
+        assert row["exit"] == 2 and re.search(case.expected, row["line"]) and not row["trained"], row
+    assert max(row["seconds"] for row in rows.values()) <= 10
