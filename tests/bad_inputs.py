@@ -33,7 +33,7 @@ CASES = [
     BadInput("target: too many people", ["target.n_people=100"], r"target\.n_people=100 asks for more names than the lexicon holds"),
     BadInput("target: one person", ["target.n_people=1"], r"target\.n_people=1 must be at least 2"),
     BadInput("target: reps not a number", ["target.reps=many"], r"target\.reps='many' is not an integer"),
-    BadInput("target: a chance above 1", ["target.filler_rate=2"], r"target\.filler_rate=2 must be in \[0, 1\]"),
+    BadInput("target: a chance above 1", ["target.filler_rate=2"], r"target\.filler_rate=2\.0 must be in \[0, 1\]"),
     BadInput(
         "target: corpus glob matches nothing",
         ["target=text_files", "target.corpus=[nowhere/*.txt]"],
@@ -116,7 +116,7 @@ CASES = [
     ),
     BadInput("labels: alpha nan", ["labels.alpha=nan"], r"labels\.alpha=nan is not a finite number"),
     BadInput("labels: alpha not a number", ["labels.alpha=abc"], r"labels\.alpha='abc' is not a finite number"),
-    BadInput("labels: alpha negative", ["labels.alpha=-1"], r"labels\.alpha=-1 must be >= 0"),
+    BadInput("labels: alpha negative", ["labels.alpha=-1"], r"labels\.alpha=-1\.0 must be >= 0"),
     BadInput("labels: misspelt key", ["+labels.alpah=3"], r"labels\.alpah is not a setting of labels"),
     BadInput(
         "labels: need a reinforced model, none given",
@@ -124,7 +124,7 @@ CASES = [
         r"labels\.alpha=5\.0 reads a reinforced model and reinforce=none gives none",
     ),
     BadInput("unlearn: zero epochs", ["unlearn.epochs=0"], r"unlearn\.epochs=0 must be at least 1"),
-    BadInput("unlearn: negative learning rate", ["unlearn.lr=-1"], r"unlearn\.lr=-1 must be > 0"),
+    BadInput("unlearn: negative learning rate", ["unlearn.lr=-1"], r"unlearn\.lr=-1\.0 must be > 0"),
     BadInput("reinforce: negative epochs", ["reinforce.epochs=-1"], r"reinforce\.epochs=-1 must be at least 1"),
     BadInput(
         "reinforce: LoRA with sharded weights",

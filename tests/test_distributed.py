@@ -3,6 +3,7 @@ labels one process gives and, within rounding, its weights; an interrupted fine-
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -218,7 +219,11 @@ def test_each_multirun_job_starts_its_own_ranks(tiny_run, tmp_path):
     args = [*TINY, f"paths.cache_dir={cache}", f"hydra.sweep.dir={tmp_path / 'sweep'}", "trainer=ddp_cpu", "stages=[labels]"]
     done = unlearn_cli("-m", *args, "labels.alpha=4,5", cwd=Path.cwd())
     assert done.returncode == 0, done.stderr[-3000:]
-    assert len(list((cache / "labels").glob("*/labels.safetensors"))) == 2  # alpha 5 copied, alpha 4 built from its candidates
+    reports = [json.loads((tmp_path / "sweep" / job / "report.json").read_text()) for job in ("0", "1")]
+    assert reports[0]["cache"]["labels"]["hit"] is False and reports[0]["cache"]["labels.candidates"]["hit"] is True, (
+        "alpha 4 from the stored candidates"
+    )
+    assert reports[1]["cache"]["labels"]["hit"] is True and "labels.candidates" not in reports[1]["cache"], "alpha 5 copied whole"
     assert sorted(p.parent.name for p in (tmp_path / "sweep").glob("*/unlearn_rank1.log")) == ["0", "1"]
 
 

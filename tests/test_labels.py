@@ -40,7 +40,7 @@ def test_alpha_zero_gives_the_base_argmax():
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("-1", r"labels\.alpha=-1 must be >= 0"),
+        ("-1", r"labels\.alpha=-1\.0 must be >= 0"),
         ("nan", r"labels\.alpha=nan is not a finite number"),
         ("abc", r"labels\.alpha='abc' is not a finite number"),
     ],

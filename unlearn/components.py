@@ -65,9 +65,10 @@ def planned_stages(requested: list[str], labels: LabelGenerator, anchors: Anchor
     stages = {"target", "baseline", "report", *requested}
     if "unlearn" in stages:
         stages.add("labels")
-    if "labels" in stages:
-        stages.update({"dictionary"} if labels.translate else set())
-        stages.update({"reinforce"} if labels.reads_reinforced else set())
+    if "labels" in stages and labels.translate:
+        stages.add("dictionary")
+    if "labels" in stages and labels.reads_reinforced:
+        stages.add("reinforce")
     if "dictionary" in stages and anchors is not None and anchors.gain_terms:
         stages.add("reinforce")
     if stages & {"reinforce", "dictionary", "labels"}:

@@ -76,8 +76,15 @@ def _hints(cls: type) -> dict[str, Any]:
     return hints
 
 
-def check_node(node: dict, cls: type, group: str) -> None:
-    """Every key of `node` is a field of the dataclass `cls`, of its type; every field without a default is given."""
+def _declares_float(hint: Any) -> bool:
+    options = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+    return float in options and int not in options
+
+
+def check_node(node: dict, cls: type, group: str) -> dict:
+    """Every key of `node` is a field of the dataclass `cls`, of its type; every field without a
+    default is given. Returns the node with integers given for float settings made floats, so that
+    `labels.alpha=5` and `labels.alpha=5.0` build the same component (and the same cache keys)."""
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = _hints(cls)
     for key, value in node.items():
@@ -93,10 +100,15 @@ def check_node(node: dict, cls: type, group: str) -> None:
         required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         if required and name not in node:
             raise UserError(f"{group}.{name} is not set; set it on the command line, e.g. {group}.{name}=<value>")
+    return {
+        key: float(value) if isinstance(value, int) and key in hints and _declares_float(hints[key]) else value
+        for key, value in node.items()
+    }
 
 
-def check(node: DictConfig, group: str) -> None:
-    """The settings of the component `node` describes, checked against its dataclass without building it."""
+def check(node: DictConfig, group: str) -> Any:
+    """The settings of the component `node` describes, checked against its dataclass without
+    building it; returns them as the component will take them (see check_node)."""
     plain = OmegaConf.to_container(node, resolve=True)
     target = plain.get("_target_") if isinstance(plain, dict) else None
     if target and not plain.get("_partial_"):
@@ -105,7 +117,8 @@ def check(node: DictConfig, group: str) -> None:
         except (ImportError, ValueError):
             cls = None
         if cls is not None and dataclasses.is_dataclass(cls):
-            check_node(plain, cls, group)
+            return check_node(plain, cls, group)
+    return plain
 
 
 def build(node: DictConfig | None, group: str) -> Any:
@@ -113,9 +126,9 @@ def build(node: DictConfig | None, group: str) -> Any:
     it is built names the full key (`group.field`)."""
     if node is None:
         return None
-    check(node, group)
+    settings = check(node, group)
     try:
-        return instantiate(node, _convert_="all")
+        return instantiate(settings, _convert_="all")
     except InstantiationException as err:
         cause = err.__cause__
         if isinstance(cause, SettingError):
