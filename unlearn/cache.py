@@ -36,7 +36,7 @@ from filelock import FileLock, Timeout
 
 from unlearn.distributed import Processes
 from unlearn.errors import UserError
-from unlearn.files import sha256
+from unlearn.files import fingerprint, sha256
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ def cache_key(stage: str, spec: Mapping, inputs: Sequence[str] = ()) -> str:
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def content_key(kind: str, paths: Sequence[Path], memo: Path | None = None) -> str:
+    """A key of files by their content alone (files.fingerprint), wherever they are."""
+    return cache_key(kind, {"content": fingerprint(paths, memo)})
 
 
 def _files(folder: Path) -> list[Path]:

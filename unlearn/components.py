@@ -22,7 +22,7 @@ from unlearn.clock import StageClock
 from unlearn.distributed import Processes, world_size
 from unlearn.errors import UserError
 from unlearn.evaluation import Evaluator, NotApplicable
-from unlearn.files import read_documents
+from unlearn.files import no_text, read_documents
 from unlearn.labels import LabelGenerator
 from unlearn.models import BaselineSource
 from unlearn.reinforce import FinetuneReinforcement, ReinforcedFromPath, Reinforcement
@@ -168,8 +168,7 @@ def check_target(files: TargetFiles, parts: Components) -> dict[str, str]:
     """The target's files that the run reads: the corpus has text, the anchors' files exist and
     parse, each evaluator's files parse. Returns the evaluators skipped for a missing file, with why."""
     if not any(document.strip() for document in read_documents(files.corpus)):
-        named = ", ".join(map(str, files.corpus))
-        raise UserError(f"target.corpus: {named} hold no text (empty or whitespace only); give the text to forget")
+        raise no_text(files.corpus)
     if parts.model.name_or_path is None and not files.pretraining:
         raise UserError(
             f"model={parts.model.name} pretrains on a synthetic target's world text, and target={files.name} has none; "

@@ -58,6 +58,12 @@ def read_records(path: Path, fields: tuple[str, ...], hint: str, key: str = "fil
     return rows
 
 
+def no_text(paths: Iterable[Path]) -> UserError:
+    """The error for a corpus whose documents are all empty or whitespace."""
+    named = ", ".join(map(str, paths))
+    return UserError(f"target.corpus: {named} hold no text (empty or whitespace only); give the text to forget")
+
+
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     with Path(path).open("w", encoding="utf-8") as handle:
         for row in rows:

@@ -32,7 +32,6 @@ class Artifacts:
     """What the training side of a run built, stage by stage (None: the stage did not run)."""
 
     target: TargetArtifact
-    skipped_evaluators: dict[str, str]
     baseline: ModelArtifact
     blocks: BlocksArtifact | None = None
     reinforced: ModelArtifact | None = None
@@ -61,7 +60,7 @@ def build_models(cfg: DictConfig, prepared: Prepared, runner: StageRunner | None
     runner = runner or stage_runner(cfg, prepared)
     parts, target = prepared.parts, prepared.target
     planned, source = parts.stages, parts.model
-    built = Artifacts(target, prepared.skipped_evaluators, runner.baseline(source, target))
+    built = Artifacts(target, runner.baseline(source, target))
     if "blocks" in planned:
         built.blocks = runner.blocks(source, built.baseline, target, int(cfg.context_length))
     if "reinforce" in planned:
@@ -104,7 +103,7 @@ def _run(cfg: DictConfig, prepared: Prepared, runner: StageRunner, output_dir: P
     models = built.models()
     evaluated: dict[str, Any] = {"models": {name: {} for name in models}}
     if "evaluate" in parts.stages:
-        evaluated = runner.evaluate(parts.evaluators, parts.model, models, built.target.files, built.skipped_evaluators)
+        evaluated = runner.evaluate(parts.evaluators, parts.model, models, built.target.files, prepared.skipped_evaluators)
     report = report_of(parts, runner, built, evaluated)
     figures = write_report(output_dir, report)
     if tracker:

@@ -24,7 +24,7 @@ from unlearn.anchors import AnchorSource, alignment
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.gain import TermGain, next_token_gain
 from unlearn.blocks import BlockDataset, Blocks, make_blocks
-from unlearn.cache import StageCache, cache_key
+from unlearn.cache import StageCache, cache_key, content_key
 from unlearn.clock import StageClock
 from unlearn.distributed import Processes
 from unlearn.errors import UserError
@@ -35,7 +35,7 @@ from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore, fill_unde
 from unlearn.labels.generate import IGNORE, LabelInputs
 from unlearn.models import BaselineSource, ToyLlama, release_memory
 from unlearn.reinforce import FinetuneReinforcement, LoraAdapter, ReinforcedFromPath
-from unlearn.targets import TargetArtifact, TargetFiles, content_key
+from unlearn.targets import TargetArtifact, TargetFiles
 from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit, save_trained
 

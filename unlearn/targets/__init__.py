@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from unlearn.cache import StageCache, cache_key
-from unlearn.files import fingerprint
+from unlearn.cache import StageCache, cache_key, content_key
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,6 @@ class Target(Protocol):
 class TargetArtifact:
     files: TargetFiles
     corpus_key: str  # the corpus by content: what every stage trained on the target reads
-
-
-def content_key(kind: str, paths: tuple[Path, ...] | list[Path], memo: Path | None = None) -> str:
-    """A key of files by their content alone (files.fingerprint), wherever they are."""
-    return cache_key(kind, {"content": fingerprint(paths, memo)})
 
 
 def prepare_target(target: Target, cache: StageCache) -> TargetArtifact:

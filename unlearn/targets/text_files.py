@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from unlearn.errors import SettingError, UserError
-from unlearn.files import existing, expand, fingerprint, read_documents, write_jsonl
+from unlearn.files import existing, expand, fingerprint, no_text, read_documents, write_jsonl
 from unlearn.targets import TargetFiles
 
 CORPUS_FILE = "corpus.jsonl"
@@ -73,8 +73,7 @@ class TextFilesTarget:
     def write(self, out: Path) -> None:
         documents = [d for d in read_documents(self.lists["corpus"], self.text_field) if d.strip()]
         if not documents:
-            named = ", ".join(map(str, self.lists["corpus"]))
-            raise UserError(f"target.corpus: {named} hold no text (empty or whitespace only); give the text to forget")
+            raise no_text(self.lists["corpus"])
         held = round(len(documents) * self.heldout_fraction)
         if held and held >= len(documents):
             raise UserError(f"target.heldout_fraction={self.heldout_fraction} leaves no training document of {len(documents)}; lower it")
