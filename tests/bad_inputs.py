@@ -128,7 +128,7 @@ CASES = [
     BadInput("reinforce: negative epochs", ["reinforce.epochs=-1"], r"reinforce\.epochs=-1 must be at least 1"),
     BadInput(
         "reinforce: LoRA with sharded weights",
-        ["reinforce=lora_toy", "+trainer.strategy={_target_: unlearn.training.strategies.fsdp, _partial_: true}"],
+        ["reinforce=lora_toy", "+trainer.strategy={_target_: unlearn.training.sharding.FullySharded}"],
         r"reinforce=lora merges adapters into the weights one process holds whole",
     ),
     BadInput(
@@ -146,6 +146,11 @@ CASES = [
     BadInput("run: negative seed", ["seed=-1"], r"seed=-1 must be an integer >= 0"),
     BadInput("run: context longer than the model's", ["context_length=4096"], r"context_length=4096 exceeds the model's 128 positions"),
     BadInput("run: unknown stage", ["stages=[unlern]"], r"stages=.* names unknown stage 'unlern'"),
+    BadInput(
+        "trainer: a sharding dtype that is no floating-point type",
+        ["+trainer.strategy={_target_: unlearn.training.sharding.FullySharded, param_dtype: int8}"],
+        r"trainer\.strategy\.param_dtype=int8 is not a floating-point torch dtype",
+    ),
     BadInput("trainer: a GPU that is not there", ["trainer.accelerator=gpu"], r"trainer\.accelerator=gpu but no GPU is visible here"),
     BadInput(
         "evaluator: include_path nowhere",

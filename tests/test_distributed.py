@@ -1,9 +1,11 @@
-"""Multi-process runs: every trainer option composes; DDP over 2 CPU processes (gloo) gives the
-labels one process gives and, within rounding, its weights; an interrupted fine-tune resumes."""
+"""Multi-process runs: every trainer option composes; DDP and FSDP2 over 2 CPU processes (gloo)
+give the labels one process gives and, within rounding, its weights; a sharded fine-tune saves a
+plain Hugging Face folder; an interrupted fine-tune resumes, from sharded checkpoints too."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -24,7 +26,7 @@ from unlearn.training.sampling import WEIGHTLESS, ShardedBatches
 from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit
 
-TRAINERS = ["cpu", "gpu", "ddp_cpu", "ddp", "fsdp", "deepspeed", "a100x4", "h100x8"]
+TRAINERS = ["cpu", "gpu", "ddp_cpu", "fsdp_cpu", "ddp", "fsdp", "deepspeed", "a100x4", "h100x8"]
 
 
 def _tiny_llama() -> LlamaForCausalLM:
@@ -39,26 +41,32 @@ def test_every_trainer_option_composes(option, tmp_path):
     OmegaConf.resolve(cfg)
     assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
     assert isinstance(cfg.trainer.num_nodes, int) and cfg.trainer.checkpoint_every_n_epochs >= 0
-    if option not in ("cpu", "ddp_cpu"):
+    if option not in ("cpu", "ddp_cpu", "fsdp_cpu"):
         assert cfg.trainer.precision == "bf16-mixed", "bf16 weights would round away the paper's lr-1e-6 updates"
 
 
 @pytest.mark.parametrize(
-    ("option", "devices", "sharding"), [("fsdp", -1, "FULL_SHARD"), ("a100x4", 4, "FULL_SHARD"), ("h100x8", 8, "SHARD_GRAD_OP")]
+    ("option", "devices", "param_dtype", "reshard", "recompute"),
+    [
+        ("fsdp", -1, torch.bfloat16, True, True),
+        ("a100x4", 4, torch.bfloat16, True, True),
+        ("h100x8", 8, torch.bfloat16, False, False),
+        ("fsdp_cpu", 2, torch.float32, True, True),
+    ],
 )
-def test_fsdp_wraps_the_decoder_layer_the_model_names(option, devices, sharding, tmp_path):
-    from pytorch_lightning.strategies import FSDPStrategy
+def test_fsdp_shards_the_decoder_layer_the_model_names(option, devices, param_dtype, reshard, recompute, tmp_path):
     from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
+    from unlearn.training.strategies import FullyShardedStrategy
 
     cfg = compose_config([f"trainer={option}"], tmp_path)
     assert cfg.trainer.devices == devices
     strategy = TrainerFactory(cfg.trainer, None).strategy(_tiny_llama())
-    assert isinstance(strategy, FSDPStrategy)
-    assert strategy.kwargs["auto_wrap_policy"]._module_classes == {LlamaDecoderLayer}
-    checkpointed = strategy._activation_checkpointing_kwargs.get("auto_wrap_policy")
-    assert (checkpointed is not None) == (option != "h100x8")
-    assert str(strategy.sharding_strategy).endswith(sharding)
-    assert strategy.mixed_precision.param_dtype == torch.bfloat16 and strategy.mixed_precision.reduce_dtype == torch.float32
+    assert isinstance(strategy, FullyShardedStrategy) and strategy._save_distributed_checkpoint, "resume from sharded checkpoints"
+    plan = strategy.plan
+    assert plan.layer_classes == {LlamaDecoderLayer}
+    assert (plan.reshard_after_forward, plan.activation_checkpointing) == (reshard, recompute)
+    assert plan.param_dtype == param_dtype and plan.reduce_dtype == torch.float32, "gradients are reduced in fp32"
 
 
 def test_deepspeed_without_deepspeed_says_how_to_get_it(tmp_path):
@@ -109,53 +117,91 @@ def _run(cache: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess
     return done
 
 
-def test_ddp_on_two_processes_matches_one_process(tiny_run, tmp_path):
+def _assert_plain_folder(folder: Path) -> None:
+    """What a sharded fine-tune saves loads as any Hugging Face model: its own class, every
+    weight under the name the model gives it, nothing of the sharding's wrappers."""
+    from transformers import AutoModelForCausalLM
+
+    assert json.loads((folder / "config.json").read_text())["architectures"] == ["LlamaForCausalLM"]
+    names = set(load_file(folder / "model.safetensors"))
+    assert not [name for name in names if "fsdp" in name.lower() or "checkpoint" in name or name.startswith("_")], sorted(names)
+    model, info = AutoModelForCausalLM.from_pretrained(folder, output_loading_info=True)
+    assert type(model) is LlamaForCausalLM
+    assert not any(info[kind] for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
+
+
+@pytest.mark.parametrize("trainer", ["ddp_cpu", "fsdp_cpu"])
+def test_two_processes_match_one_process(trainer, tiny_run, tmp_path):
     cfg, _ = tiny_run
     single = Path(cfg.paths.cache_dir)
     cache = copy_cache(tiny_run, tmp_path, ["target", "baseline"])
-    _run(cache, tmp_path, "trainer=ddp_cpu", "stages=[reinforce]")
+    _run(cache, tmp_path, f"trainer={trainer}", "stages=[reinforce]")
     reinforced = _relative_difference(_weights(cache, "reinforce"), _weights(single, "reinforce"))
-    print(f"reinforced weights, DDP vs one process: relative difference {reinforced:.2e}")
-    assert reinforced < 1e-4, f"DDP's reinforced weights differ from one process's by {reinforced:.1e} (relative)"
+    print(f"reinforced weights, {trainer} vs one process: relative difference {reinforced:.2e}")
+    assert reinforced < 1e-4, f"{trainer}'s reinforced weights differ from one process's by {reinforced:.1e} (relative)"
 
     shutil.rmtree(cache / "reinforce")
     shutil.copytree(single / "reinforce", cache / "reinforce")
-    done = _run(cache, tmp_path, "trainer=ddp_cpu", "stages=[labels,unlearn]")
+    done = _run(cache, tmp_path, f"trainer={trainer}", "stages=[labels,unlearn]")
     (labels_folder,) = [f for f in (cache / "labels").iterdir() if (f / "labels.safetensors").is_file()]
     ours = load_file(labels_folder / "labels.safetensors")["labels"]
     theirs = load_file(single / "labels" / labels_folder.name / "labels.safetensors")["labels"]
     assert torch.equal(ours, theirs), "labels from 2 processes must equal one process's exactly"
     unlearned = _relative_difference(_weights(cache, "unlearn"), _weights(single, "unlearn"))
-    print(f"unlearned weights, DDP vs one process: relative difference {unlearned:.2e}")
-    assert unlearned < 1e-4, f"DDP's unlearned weights differ from one process's by {unlearned:.1e} (relative)"
+    print(f"unlearned weights, {trainer} vs one process: relative difference {unlearned:.2e}")
+    assert unlearned < 1e-4, f"{trainer}'s unlearned weights differ from one process's by {unlearned:.1e} (relative)"
+    (unlearned_folder,) = [f for f in (cache / "unlearn").iterdir() if not f.name.startswith(".")]
+    _assert_plain_folder(unlearned_folder)
     assert list((tmp_path / "out" / "runs").glob("*/unlearn_rank1.log")), "rank 1 logs to its own file"
     assert "baseline" in done.stdout and done.stdout.count("run folder:") == 1, "only rank 0 reports"
 
 
-def test_interrupted_fine_tune_resumes_from_its_checkpoint(tiny_run, tmp_path):
+@pytest.mark.slow
+def test_sharded_fine_tune_in_bf16_learns(tiny_run, tmp_path):
+    """FSDP2's mixed precision as on GPUs (bf16 compute, fp32 reduction and master weights)."""
+    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline"])
+    _run(cache, tmp_path, "trainer=fsdp_cpu", "trainer.strategy.param_dtype=bfloat16", "stages=[reinforce]")
+    (folder,) = [f for f in (cache / "reinforce").iterdir() if not f.name.startswith(".")]
+    losses = torch.tensor(json.loads((folder / "losses.json").read_text()))
+    quarter = len(losses) // 4
+    assert torch.isfinite(losses).all() and quarter >= 2
+    assert losses[-quarter:].mean() < 0.9 * losses[:quarter].mean(), f"the loss did not fall: {losses.tolist()}"
+    assert all(tensor.dtype == torch.float32 for tensor in load_file(folder / "model.safetensors").values()), "fp32 master weights"
+
+
+@pytest.mark.parametrize("trainer", ["cpu", pytest.param("fsdp_cpu", marks=pytest.mark.slow)])
+def test_interrupted_fine_tune_resumes_from_its_checkpoint(trainer, tiny_run, tmp_path):
+    """Killed (every process of the run) after its first checkpoint, the fine-tune resumes from
+    it and ends where an uninterrupted run ends; with FSDP2 the checkpoint is sharded."""
     cfg, _ = tiny_run
-    cache = copy_cache(tiny_run, tmp_path, ["target", "baseline", "reinforce", "labels"])
-    args = [
-        *TINY,
-        f"paths.cache_dir={cache}",
-        f"paths.output_root={tmp_path / 'out'}",
-        "stages=[unlearn]",
-        "trainer.checkpoint_every_n_epochs=1",
-    ]
-    interrupted = subprocess.Popen([sys.executable, "-m", "unlearn", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stages = ["target", "baseline", "reinforce", "labels"]
+    cache = copy_cache(tiny_run, tmp_path, stages)
+    settings = ["stages=[unlearn]", "trainer.checkpoint_every_n_epochs=1", f"trainer={trainer}"]
+    args = [*TINY, f"paths.cache_dir={cache}", f"paths.output_root={tmp_path / 'out'}", *settings]
+    interrupted = subprocess.Popen(
+        [sys.executable, "-m", "unlearn", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + HANG_GUARD_S
     while not list((cache / "unlearn").glob(".progress-*/latest")):
         assert interrupted.poll() is None, "the run ended before its first checkpoint"
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    interrupted.send_signal(signal.SIGKILL)
+    os.killpg(interrupted.pid, signal.SIGKILL)
     interrupted.wait()
+    (checkpoint,) = [p for p in (cache / "unlearn").glob(".progress-*/epoch-*") if p.name != "latest"]
+    if trainer == "fsdp_cpu":
+        assert checkpoint.is_dir() and len(list(checkpoint.glob("*.distcp"))) == 2, "one shard per process"
     assert not [f for f in (cache / "unlearn").iterdir() if not f.name.startswith(".")], "killed before the model was saved"
     assert list((cache / "unlearn").glob(".building-*")), "the kill left the half-built folder behind"
 
-    done = _run(cache, tmp_path, "stages=[unlearn]", "trainer.checkpoint_every_n_epochs=1")
+    done = _run(cache, tmp_path, *settings)
     assert "unlearn: resuming from" in done.stdout + done.stderr
-    resumed, uninterrupted = _weights(cache, "unlearn"), _weights(Path(cfg.paths.cache_dir), "unlearn")
+    if trainer == "cpu":
+        reference = Path(cfg.paths.cache_dir)
+    else:
+        reference = copy_cache(tiny_run, tmp_path / "uninterrupted", stages)
+        _run(reference, tmp_path, *settings)
+    resumed, uninterrupted = _weights(cache, "unlearn"), _weights(reference, "unlearn")
     assert all(torch.allclose(resumed[k], uninterrupted[k], atol=1e-6) for k in uninterrupted)
     assert not list((cache / "unlearn").glob(".progress-*")), "checkpoints are removed once the model is saved"
     assert not list(cache.glob("*/.building-*")), "the dead run's half-built folder is reclaimed"

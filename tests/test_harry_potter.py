@@ -52,7 +52,7 @@ def test_the_papers_command_brings_the_papers_setup(tmp_path):
     assert done.returncode == 0, done.stderr
     cfg = OmegaConf.create(done.stdout)
     assert cfg.model.name_or_path == "meta-llama/Llama-2-7b-chat-hf" and cfg.model.dtype == "bfloat16"
-    assert cfg.trainer.devices == 4 and cfg.trainer.strategy._target_.endswith("strategies.fsdp")
+    assert cfg.trainer.devices == 4 and cfg.trainer.strategy._target_.endswith("sharding.FullySharded")
     assert cfg.context_length == 512 and cfg.labels.alpha == 5.0
     assert cfg.reinforce.lr == 3e-6 and cfg.unlearn.lr == 1e-6 and len(cfg.evaluator.lm_eval.tasks) == 7
 

@@ -29,6 +29,7 @@ from unlearn.reinforce import FinetuneReinforcement, ReinforcedFromPath, Reinfor
 from unlearn.report.objective import Objective
 from unlearn.settings import build, check
 from unlearn.targets import Target, TargetArtifact, TargetFiles, prepare_target
+from unlearn.training.sharding import ModelStrategy
 from unlearn.training.spec import FitSpec
 
 # The stages of the method, in the order a run goes through them; one vocabulary for
@@ -111,11 +112,12 @@ def _check_combination(cfg: DictConfig, parts: Components, processes: Processes)
         )
     if "reinforce" in cfg.stages and reinforce is None:
         raise UserError("stages names reinforce, and reinforce=none builds no reinforced model; drop it from stages or choose one")
-    sharded = OmegaConf.select(cfg, "trainer.strategy._partial_")
+    strategy = cfg.trainer.get("strategy")
+    sharded = isinstance(strategy, DictConfig) and isinstance(build(strategy, "trainer.strategy"), ModelStrategy)
     if isinstance(reinforce, FinetuneReinforcement) and reinforce.adapter is not None and sharded:
         raise UserError(
             "reinforce=lora merges adapters into the weights one process holds whole; with trainer.strategy sharding "
-            "them (fsdp, deepspeed) use reinforce=finetune, or trainer=ddp"
+            "them (fsdp, fsdp_cpu, deepspeed) use reinforce=finetune, or trainer=ddp"
         )
     schedules = {"unlearn": parts.unlearn}
     if isinstance(reinforce, FinetuneReinforcement):

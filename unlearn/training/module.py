@@ -6,18 +6,26 @@ import pytorch_lightning as pl
 import torch
 from transformers import PreTrainedModel
 
+from unlearn.training.sharding import ShardingPlan
 from unlearn.training.spec import FitSpec
 
 
 class CausalLMModule(pl.LightningModule):
     """Cross-entropy on the `labels` of each batch, AdamW, linear warm-up then linear decay.
 
-    With several processes each holds a slice of the batch (ShardedBatches)."""
+    With several processes each holds a slice of the batch (ShardedBatches); with FSDP2 the
+    model is sharded by `sharding` once Lightning has the processes' device mesh."""
 
-    def __init__(self, model: PreTrainedModel, spec: FitSpec):
+    def __init__(self, model: PreTrainedModel, spec: FitSpec, sharding: ShardingPlan | None = None):
         super().__init__()
         self.model = model
         self.spec = spec
+        self.sharding = sharding
+
+    def configure_model(self) -> None:
+        if self.sharding is not None:
+            self.sharding.apply(self.model, self.device_mesh["data_parallel"])
+            self.sharding = None
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         if self.trainer.world_size == 1:

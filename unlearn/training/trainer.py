@@ -8,22 +8,24 @@ import os
 import shutil
 import warnings
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.strategies import DeepSpeedStrategy, FSDPStrategy, Strategy
+from pytorch_lightning.strategies import DeepSpeedStrategy, Strategy
 from torch.utils.data import DataLoader
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.blocks import BlockDataset
 from unlearn.distributed import Processes
+from unlearn.settings import build
 from unlearn.tracking import Tracker
 from unlearn.training.module import CausalLMModule, FitSpec
 from unlearn.training.sampling import ShardedBatches, collate_trimmed
+from unlearn.training.sharding import ModelStrategy
+from unlearn.training.strategies import FullyShardedStrategy
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ class TrainerFactory:
 
     Two keys of `trainer` are this project's, not Lightning's: `checkpoint_every_n_epochs`
     (how often a fine-tune saves a checkpoint to resume from; 0 never), and a `strategy`
-    with `_partial_: true`, which is built for the model being trained (strategies.py)."""
+    that shards the model (sharding.py), made for each model a fine-tune trains."""
 
     trainer: DictConfig
     tracker: Tracker | None
@@ -48,8 +50,8 @@ class TrainerFactory:
         strategy = self.trainer.get("strategy", "auto")
         if not isinstance(strategy, DictConfig):
             return strategy
-        built = instantiate(strategy)
-        return built(model) if isinstance(built, partial) else built
+        built = build(strategy, "trainer.strategy")
+        return built.strategy(model) if isinstance(built, ModelStrategy) else built
 
     def __call__(self, stage: str, spec: FitSpec, model: PreTrainedModel) -> pl.Trainer:
         settings = OmegaConf.to_container(self.trainer, resolve=True)
@@ -141,7 +143,7 @@ class EpochCheckpoints(pl.Callback):
 
 class FullWeights(pl.Callback):
     """The whole model's weights on rank 0 at the end of training, gathered from the
-    processes when the strategy shards them (FSDP, DeepSpeed ZeRO-3); None when every
+    processes when the strategy shards them (FSDP2, DeepSpeed ZeRO-3); None when every
     process holds them whole already (one device, DDP, ZeRO-2)."""
 
     def __init__(self) -> None:
@@ -149,14 +151,16 @@ class FullWeights(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         strategy = trainer.strategy
-        if isinstance(strategy, FSDPStrategy):
-            state = strategy.lightning_module_state_dict()
+        if isinstance(strategy, FullyShardedStrategy):
+            from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+            state = get_model_state_dict(pl_module.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
         elif isinstance(strategy, DeepSpeedStrategy) and strategy.zero_stage_3:
-            state = strategy.deepspeed_engine._zero3_consolidated_16bit_state_dict()
+            consolidated = strategy.deepspeed_engine._zero3_consolidated_16bit_state_dict()
+            state = {key.removeprefix("model."): value for key, value in consolidated.items()}
         else:
             return
-        prefix = "model."
-        self.gathered = {key.removeprefix(prefix): value for key, value in state.items()} if trainer.is_global_zero else None
+        self.gathered = state if trainer.is_global_zero else None
 
 
 @dataclass
@@ -194,15 +198,24 @@ def fit(
         resume = EpochCheckpoints.latest(checkpoints)
         if resume is not None:
             log.info("%s: resuming from %s", stage, resume)
-    trainer.fit(CausalLMModule(model, spec), loader, ckpt_path=resume)
+    sharding = trainer.strategy.plan if isinstance(trainer.strategy, FullyShardedStrategy) else None
+    trainer.fit(CausalLMModule(model, spec, sharding), loader, ckpt_path=resume)
     model.eval()
     return FitResult(history.values(), trainer.is_global_zero, weights.gathered)
 
 
 def save_trained(result: FitResult, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: Path) -> None:
-    """Rank 0 saves the trained model (its gathered weights, if sharded), loss curve and tokenizer."""
+    """Rank 0 saves the trained model, loss curve and tokenizer. Weights gathered from a
+    sharded fine-tune are saved through a plain model of the same config, built on the meta
+    device and given the gathered tensors, so the folder holds no trace of the sharding
+    (names, wrapper classes) and no second copy of the weights is made."""
     if not result.is_main:
         return
-    model.save_pretrained(out, state_dict=result.state_dict)
+    if result.state_dict is not None:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(model.config)
+        model.load_state_dict(result.state_dict, assign=True)
+        model.tie_weights()
+    model.save_pretrained(out)
     write_losses(out, result.losses)
     tokenizer.save_pretrained(out)
