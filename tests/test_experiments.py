@@ -3,6 +3,7 @@ an experiment that fails only when someone tries to reproduce it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,14 @@ def test_every_experiment_script_loads():
     assert len(SCRIPTS) >= 6
     done = subprocess.run([sys.executable, "-c", LOAD_EACH, *map(str, SCRIPTS)], capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_perf_readme_quotes_the_sharding_measurement():
+    """experiments/perf/README.md shows the table sharding.py wrote, and what it says of it holds:
+    FSDP2 holds about half per process of what DDP holds, and peaks lower."""
+    perf = Path("experiments/perf")
+    recorded = json.loads((perf / "sharding.json").read_text())
+    table = (perf / "sharding.md").read_text().split("\n\n", 1)[1].strip()
+    assert table in (perf / "README.md").read_text()
+    assert 0.45 <= recorded["fsdp_over_ddp"]["held"] <= 0.55
+    assert recorded["fsdp_over_ddp"]["peak_resident"] < 0.9
