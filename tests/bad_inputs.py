@@ -136,6 +136,11 @@ CASES = [
         ["reinforce=from_path", "reinforce.path=nowhere"],
         r"reinforce\.path=nowhere could not be loaded as a model",
     ),
+    BadInput(
+        "model: GGUF file not in the folder",
+        ["model=hf", "model.name_or_path=.", "model.gguf_file=missing.gguf"],
+        r"model\.gguf_file=missing\.gguf is not a file in \.",
+    ),
     BadInput("model: pretraining epochs zero", ["model.pretrain.epochs=0"], r"model\.pretrain\.epochs=0 must be at least 1"),
     BadInput(
         "model: a folder that is not a model",

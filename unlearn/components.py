@@ -24,7 +24,7 @@ from unlearn.errors import UserError
 from unlearn.evaluation import Evaluator, NotApplicable
 from unlearn.files import no_text, read_documents
 from unlearn.labels import LabelGenerator
-from unlearn.models import BaselineSource
+from unlearn.models import BaselineSource, PretrainedModel
 from unlearn.reinforce import FinetuneReinforcement, ReinforcedFromPath, Reinforcement
 from unlearn.report.objective import Objective
 from unlearn.settings import build, check
@@ -135,8 +135,8 @@ def _check_combination(cfg: DictConfig, parts: Components, processes: Processes)
         raise UserError(f"context_length={context_length} exceeds the model's {positions} positions; set context_length<={positions}")
     if isinstance(reinforce, ReinforcedFromPath):
         given = parts.model.config(reinforce.path, "reinforce.path")
-        if parts.model.name_or_path is not None:
-            baseline = parts.model.config(parts.model.name_or_path, "model.name_or_path")
+        if isinstance(parts.model, PretrainedModel):
+            baseline = parts.model.baseline_config()
             if given.vocab_size != baseline.vocab_size:
                 raise UserError(
                     f"reinforce.path={reinforce.path} has a vocabulary of {given.vocab_size} tokens and the baseline "

@@ -7,8 +7,12 @@ seconds transformers' import takes."""
 from __future__ import annotations
 
 import gc
+import importlib.util
+import logging
 import random
+import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
@@ -21,13 +25,17 @@ from unlearn.training.spec import FitSpec
 if TYPE_CHECKING:
     from transformers import LlamaForCausalLM, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerBase
 
+log = logging.getLogger(__name__)
+
 
 class BaselineSource(Protocol):
-    """Where the baseline comes from: a model given by `name_or_path`, or (None) one this
+    """Where the baseline comes from: a model given by `name_or_path` (with `gguf_file`, a
+    GGUF checkpoint in it, which the baseline stage converts once), or (None) one this
     project pretrains on the target's pretraining text."""
 
     name: str
     name_or_path: str | None
+    gguf_file: str | None
     revision: str | None
 
     def positions(self) -> int:
@@ -80,6 +88,7 @@ class ToyLlama(ModelLoading):
     name: str = "toy_llama"
     dtype: str = "float32"
     name_or_path: ClassVar[None] = None
+    gguf_file: ClassVar[None] = None
 
     def __post_init__(self) -> None:
         check_node(self.pretrain, FitSpec, "model.pretrain")
@@ -121,13 +130,113 @@ class ToyLlama(ModelLoading):
 
 @dataclass(kw_only=True)
 class PretrainedModel(ModelLoading):
-    """Any causal LM from the Hugging Face hub (an id) or a local folder saved with save_pretrained."""
+    """Any causal LM from the Hugging Face hub (an id) or a local folder saved with save_pretrained;
+    with `gguf_file`, a GGUF checkpoint in that folder or hub repository (as transformers names it)."""
 
     name_or_path: str
+    gguf_file: str | None = None
     name: str = "hf"
 
+    def __post_init__(self) -> None:
+        if self.gguf_file is not None and importlib.util.find_spec("gguf") is None:
+            raise SettingError("gguf_file", self.gguf_file, "needs the gguf package to be read: `pip install gguf`")
+        if self.gguf_file is not None and Path(self.name_or_path).expanduser().is_dir():
+            path = Path(self.name_or_path).expanduser() / self.gguf_file
+            if not path.is_file():
+                raise SettingError("gguf_file", self.gguf_file, f"is not a file in {self.name_or_path}: name a .gguf file there")
+
+    @property
+    def gguf_path(self) -> Path | None:
+        """The GGUF file on this machine, if it is one (not a file of a hub repository)."""
+        if self.gguf_file is None:
+            return None
+        path = Path(self.name_or_path).expanduser() / self.gguf_file
+        return path if path.is_file() else None
+
+    def baseline_config(self) -> PretrainedConfig:
+        return load_config(self.name_or_path, "model.name_or_path", self.revision, self.trust_remote_code, self.gguf_file)
+
     def positions(self) -> int:
-        return self.config(self.name_or_path, "model.name_or_path").max_position_embeddings
+        return self.baseline_config().max_position_embeddings
+
+    def convert_gguf(self, out: Path) -> None:
+        """The GGUF checkpoint, dequantised to fp32, saved as an ordinary Hugging Face folder,
+        so every later stage loads it as it loads any model (a model loaded from GGUF
+        refuses save_pretrained; a plain model of its config does not)."""
+        from transformers import AutoModelForCausalLM
+
+        tokenizer = load_tokenizer(self.name_or_path, self.revision, self.trust_remote_code, self.gguf_file)
+        try:
+            loaded = AutoModelForCausalLM.from_pretrained(
+                self.name_or_path, gguf_file=self.gguf_file, revision=self.revision, dtype=torch.float32
+            )
+        except (OSError, ValueError) as err:
+            raise _unreachable("model.gguf_file", f"{self.name_or_path}/{self.gguf_file}", err) from err
+        plain_model(loaded.config, loaded.state_dict()).save_pretrained(out)
+        tokenizer.save_pretrained(out)
+
+
+@dataclass(kw_only=True)
+class HubOrPackagedModel(PretrainedModel):
+    """A model from the hub when the hub can be reached (or has been: its files are in the
+    local Hugging Face cache), else its GGUF checkpoint shipped inside an installed Python
+    package, so that the same `model=` runs online and offline. Resolved when the run's
+    components are built, before anything else; the run's log says which was used."""
+
+    package: str
+    package_gguf_file: str
+    install: str
+    hub_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if hub_has(self.name_or_path, self.revision, self.hub_timeout_s):
+            log.info("model=%s: %s from the Hugging Face hub", self.name, self.name_or_path)
+            return
+        folder = package_folder(self.package)
+        if folder is None or not (folder / self.package_gguf_file).is_file():
+            raise UserError(
+                f"model={self.name}: the hub ({self.name_or_path}) cannot be reached from here and the Python package "
+                f"{self.package} with {self.package_gguf_file} is not installed; install it: `{self.install}`"
+            )
+        log.info("model=%s: the hub cannot be reached; %s from the package %s", self.name, self.package_gguf_file, self.package)
+        self.name_or_path, self.gguf_file = str(folder), self.package_gguf_file
+        super().__post_init__()
+
+
+def hub_has(repo_id: str, revision: str | None, timeout_s: float) -> bool:
+    """Whether `repo_id` can be loaded from the hub: its config is in the local cache, or the
+    hub answers within `timeout_s` (one request, not the hub client's minute of retries)."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(repo_id, "config.json", revision=revision), str):
+        return True
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method="HEAD"), timeout=timeout_s)
+    except OSError:
+        return False
+    return True
+
+
+def package_folder(package: str) -> Path | None:
+    """An installed package's folder, found without importing it (its imports may need what is not installed)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def plain_model(config: PretrainedConfig, state_dict: dict[str, torch.Tensor]) -> PreTrainedModel:
+    """A model of `config`'s own class holding `state_dict`'s tensors (no copy): built on the
+    meta device, so a 7B model costs no second allocation and no random initialisation."""
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(state_dict, assign=True)
+    model.tie_weights()
+    return model
 
 
 def release_memory() -> None:
@@ -149,11 +258,13 @@ def _unreachable(key: str, name_or_path: str, err: Exception) -> UserError:
     )
 
 
-def load_tokenizer(name_or_path: str, revision: str | None = None, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+def load_tokenizer(
+    name_or_path: str, revision: str | None = None, trust_remote_code: bool = False, gguf_file: str | None = None
+) -> PreTrainedTokenizerBase:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code, gguf_file=gguf_file)
     except (OSError, ValueError) as err:
         raise _unreachable("model", name_or_path, err) from err
     if tokenizer.pad_token is None:
@@ -161,11 +272,13 @@ def load_tokenizer(name_or_path: str, revision: str | None = None, trust_remote_
     return tokenizer
 
 
-def load_config(name_or_path: str, key: str, revision: str | None = None, trust_remote_code: bool = False) -> PretrainedConfig:
+def load_config(
+    name_or_path: str, key: str, revision: str | None = None, trust_remote_code: bool = False, gguf_file: str | None = None
+) -> PretrainedConfig:
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
+        return AutoConfig.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code, gguf_file=gguf_file)
     except (OSError, ValueError) as err:
         raise _unreachable(key, name_or_path, err) from None
 

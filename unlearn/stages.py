@@ -33,7 +33,7 @@ from unlearn.files import read_documents
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore, fill_undecided
 from unlearn.labels.generate import IGNORE, LabelInputs
-from unlearn.models import BaselineSource, ToyLlama, release_memory
+from unlearn.models import BaselineSource, PretrainedModel, ToyLlama, release_memory
 from unlearn.reinforce import FinetuneReinforcement, LoraAdapter, ReinforcedFromPath
 from unlearn.targets import TargetArtifact, TargetFiles
 from unlearn.training.spec import FitSpec
@@ -89,8 +89,18 @@ class StageRunner:
             return content_key(stage, [Path(ref).expanduser()], self.cache.fingerprints)
         return cache_key(stage, {"hub": ref, "revision": source.revision})
 
+    def gguf_key(self, source: PretrainedModel) -> str:
+        """A GGUF checkpoint's key: a local file by content, one on the hub by repository, file and revision."""
+        if source.gguf_path is not None:
+            return content_key("baseline", [source.gguf_path], self.cache.fingerprints)
+        return cache_key("baseline", {"hub": source.name_or_path, "gguf_file": source.gguf_file, "revision": source.revision})
+
     def baseline(self, source: BaselineSource, target: TargetArtifact) -> ModelArtifact:
         with self.clock("baseline"):
+            if source.gguf_file is not None:
+                key = self.gguf_key(source)
+                folder = self.cache.fetch("baseline", key, source.convert_gguf)
+                return ModelArtifact(str(folder), key)
             if source.name_or_path is not None:
                 return ModelArtifact(source.name_or_path, self.model_key("baseline", source.name_or_path, source))
             pretraining = target.files.pretraining

@@ -16,10 +16,11 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.strategies import DeepSpeedStrategy, Strategy
 from torch.utils.data import DataLoader
-from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.blocks import BlockDataset
 from unlearn.distributed import Processes
+from unlearn.models import plain_model
 from unlearn.settings import build
 from unlearn.tracking import Tracker
 from unlearn.training.module import CausalLMModule, FitSpec
@@ -206,16 +207,12 @@ def fit(
 
 def save_trained(result: FitResult, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, out: Path) -> None:
     """Rank 0 saves the trained model, loss curve and tokenizer. Weights gathered from a
-    sharded fine-tune are saved through a plain model of the same config, built on the meta
-    device and given the gathered tensors, so the folder holds no trace of the sharding
-    (names, wrapper classes) and no second copy of the weights is made."""
+    sharded fine-tune are saved through a plain model of the same config given the gathered
+    tensors, so the folder holds no trace of the sharding (names, wrapper classes)."""
     if not result.is_main:
         return
     if result.state_dict is not None:
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(model.config)
-        model.load_state_dict(result.state_dict, assign=True)
-        model.tie_weights()
+        model = plain_model(model.config, result.state_dict)
     model.save_pretrained(out)
     write_losses(out, result.losses)
     tokenizer.save_pretrained(out)
