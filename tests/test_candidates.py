@@ -13,7 +13,7 @@ from tests.conftest import TINY, compose_config
 from unlearn.blocks import Blocks
 from unlearn.components import prepare
 from unlearn.labels import LabelGenerator, whp_combination
-from unlearn.labels.candidates import CandidateStore, decide, fill_undecided
+from unlearn.labels.candidates import CandidateStore, beyond_candidates, candidates_of, decide, fill_undecided
 from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
 from unlearn.pipeline import build_models, run
 from unlearn.stages import LABELS_FILE, label_inputs
@@ -21,9 +21,9 @@ from unlearn.stages import LABELS_FILE, label_inputs
 ALPHAS = [0.0, 1.0, 2.5, 5.0, 10.0, 20.0]
 
 
-def _original(alpha: float, batch_size: int, top_k: int) -> LabelGenerator:
+def _original(alpha: float, batch_size: int, top_k: int, store_alphas: tuple[float, ...] = (1.25, 2.5, 5.0, 10.0, 20.0)) -> LabelGenerator:
     """Labels from both models on the original text (labels=reinforced_only)."""
-    return LabelGenerator(alpha=alpha, batch_size=batch_size, top_k=top_k, translate=False)
+    return LabelGenerator(alpha=alpha, batch_size=batch_size, top_k=top_k, translate=False, store_alphas=list(store_alphas))
 
 
 def test_decided_positions_match_the_argmax_over_the_whole_vocabulary():
@@ -32,17 +32,38 @@ def test_decided_positions_match_the_argmax_over_the_whole_vocabulary():
     reinforced = base + torch.randn(4000, 50, generator=generator).clamp(min=0) * 3
     reinforced[:1000] = base[:1000] + 5  # every token boosted: high alphas leave these open
     base[1000:1100, :3] = base[1000:1100].max(dim=-1, keepdim=True).values  # ties among the best
-    k = 4
-    top = base.topk(k + 1, dim=-1)
-    candidates, bound = top.indices[:, :k].int(), top.values[:, k]
+    knots = (2.5, 10.0)
+    candidates, base_kept, reinforced_kept, bounds = candidates_of(base, reinforced, top_k=4, alphas=knots)
     undecided_somewhere = False
-    for alpha in ALPHAS:
-        labels, decided = decide(candidates, top.values[:, :k], reinforced.gather(-1, top.indices[:, :k]), bound, alpha)
+    for alpha in [*ALPHAS, 40.0]:
+        beyond = beyond_candidates(bounds, torch.tensor((0.0, *knots), dtype=torch.float64), alpha)
+        labels, decided = decide(candidates.int(), base_kept, reinforced_kept, beyond, alpha)
         direct = whp_combination(base, reinforced, alpha).argmax(dim=-1)
         assert torch.equal(labels[decided].long(), direct[decided]), alpha
-        assert decided[1000:].float().mean() > 0.9
+        if alpha <= 10.0:
+            assert decided[1000:].float().mean() > 0.99, alpha
         undecided_somewhere |= bool((~decided).any())
     assert undecided_somewhere
+
+
+def test_the_candidates_of_the_combination_decide_where_the_baselines_top_k_cannot():
+    """Reinforcement pushing up the baseline's whole top k is what left positions open: the
+    combination's own top k at the store's alphas, and the chords between its bounds there,
+    decide them for every alpha up to the largest."""
+    generator = torch.Generator().manual_seed(3)
+    base = torch.randn(2000, 200, generator=generator) * 3
+    reinforced = base.clone()
+    reinforced.scatter_(-1, base.topk(12, dim=-1).indices, base.topk(12, dim=-1).values + 4)
+    knots = (1.25, 2.5, 5.0, 10.0, 20.0)
+    candidates, base_kept, reinforced_kept, bounds = candidates_of(base, reinforced, top_k=8, alphas=knots)
+    for alpha in (2.0, 5.0, 7.0, 20.0):
+        beyond = beyond_candidates(bounds, torch.tensor((0.0, *knots), dtype=torch.float64), alpha)
+        labels, decided = decide(candidates.int(), base_kept, reinforced_kept, beyond, alpha)
+        assert decided.float().mean() > 0.99, alpha
+        assert torch.equal(labels[decided].long(), whp_combination(base, reinforced, alpha).argmax(dim=-1)[decided])
+        top_only = base.topk(9, dim=-1)
+        baseline_top = whp_combination(top_only.values[:, :8], reinforced.gather(-1, top_only.indices[:, :8]), alpha).amax(dim=-1)
+        assert (baseline_top > top_only.values[:, 8]).float().mean() < 0.5, "the baseline's top k alone decides few"
 
 
 class TableModel(torch.nn.Module):
@@ -70,7 +91,7 @@ def test_store_with_fallback_gives_the_direct_labels_for_every_alpha():
     blocks = Blocks(input_ids, attention_mask, torch.full((blocks_n, length, 2), -1), ("",) * blocks_n)
     baseline = TableModel(vocab, length, seed=2)
     reinforced = TableModel(vocab, length, seed=2, boost=torch.rand(vocab, generator=generator) * 6)
-    store = CandidateStore.collect(LabelInputs(blocks, _original(0.0, 4, 3), baseline, reinforced, None, None, 0), top_k=3)
+    store = CandidateStore.collect(LabelInputs(blocks, _original(0.0, 4, 3, store_alphas=(5.0,)), baseline, reinforced, None, None, 0))
     recomputed = 0
     for alpha in ALPHAS:
         inputs = LabelInputs(blocks, _original(alpha, 4, 3), baseline, reinforced, None, None, 0)
@@ -85,7 +106,7 @@ def test_store_with_fallback_gives_the_direct_labels_for_every_alpha():
 def test_store_round_trips_through_a_file(tmp_path):
     store = CandidateStore(
         torch.tensor([[0, 1]]), torch.tensor([[5, 2]], dtype=torch.int32), torch.tensor([[1.0, 0.5]]), torch.tensor([[2.0, 0.0]]),
-        torch.tensor([-torch.inf]),
+        torch.tensor([[-torch.inf, -torch.inf]]), torch.tensor([0.0, 20.0], dtype=torch.float64),
     )  # fmt: skip
     store.save(tmp_path / "c.safetensors")
     loaded = CandidateStore.load(tmp_path / "c.safetensors")

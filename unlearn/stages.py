@@ -204,7 +204,7 @@ class StageRunner:
                 return label_inputs(generator, source, baseline, blocks, reinforced, dictionary, self.seed)
 
             def collect(out: Path) -> None:
-                store = CandidateStore.collect(inputs(), generator.top_k, self.processes)
+                store = CandidateStore.collect(inputs(), self.processes)
                 if store is not None:
                     store.save(out / CANDIDATES_FILE)
                 release_memory()

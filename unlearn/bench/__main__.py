@@ -87,7 +87,7 @@ def run_bench(cfg: DictConfig, output_dir: Path) -> dict:
     stores: list[CandidateStore] = []
 
     def framework_labels_kept() -> Timing:
-        timing, store = framework_labels(inputs, workload, warmup, int(cfg.top_k))
+        timing, store = framework_labels(inputs, workload, warmup)
         stores.append(store)
         return timing
 

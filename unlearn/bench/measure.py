@@ -175,7 +175,7 @@ def label_inputs(workload: Workload, blocks, batch_size: int, alpha: float, top_
     return LabelInputs(blocks, generator, baseline, reinforced, workload.tokenizer, workload.dictionary, seed)
 
 
-def framework_labels(inputs: LabelInputs, workload: Workload, warmup: int, top_k: int) -> tuple[Timing, CandidateStore]:
+def framework_labels(inputs: LabelInputs, workload: Workload, warmup: int) -> tuple[Timing, CandidateStore]:
     """The label stage as a run computes it: translation, alignment, both models, the candidate store."""
     device = workload.device
     for start in list(inputs.batch_starts())[:warmup]:
@@ -183,7 +183,7 @@ def framework_labels(inputs: LabelInputs, workload: Workload, warmup: int, top_k
     reset_peak_memory(device)
     synchronize(device)
     start = time.perf_counter()
-    store = CandidateStore.collect(inputs, top_k)
+    store = CandidateStore.collect(inputs)
     synchronize(device)
     seconds = time.perf_counter() - start
     steps = len(inputs.batch_starts())
@@ -196,8 +196,9 @@ def framework_labels(inputs: LabelInputs, workload: Workload, warmup: int, top_k
 @torch.inference_mode()
 def bare_labels(inputs: LabelInputs, workload: Workload, warmup: int, top_k: int) -> Timing:
     """The label stage's arithmetic written plainly: each batch translated (with the method's
-    own function: the data phase), both models' forward passes, the top-k. What it leaves
-    out is what the framework adds: alignment gathers, rule 4, packing the candidate store."""
+    own function: the data phase), both models' forward passes, the candidates (both top-k
+    and the best scores beyond them). What it leaves out is what the framework adds:
+    alignment gathers, rule 4, packing the candidate store."""
     device, blocks, size = workload.device, inputs.blocks, inputs.generator.batch_size
     max_length = workload.config.max_position_embeddings
     starts = list(range(0, len(blocks), size))
@@ -215,8 +216,12 @@ def bare_labels(inputs: LabelInputs, workload: Workload, warmup: int, top_k: int
         reinforced = inputs.reinforced(input_ids=original, attention_mask=mask).logits.float()
         synchronize(device)
         times.append(time.perf_counter())
-        top = base.topk(top_k + 1, dim=-1)
-        reinforced[:, : top.indices.shape[1]].gather(-1, top.indices).cpu()
+        boost = torch.relu(reinforced[:, : base.shape[1]] - base)
+        scores = [base, *(base - alpha * boost for alpha in inputs.generator.store_alphas)]
+        chosen = torch.cat([score.topk(top_k, dim=-1).indices for score in scores], dim=-1)
+        outside = torch.ones_like(base, dtype=torch.bool).scatter_(-1, chosen, False)
+        torch.stack([score.where(outside, -torch.inf).amax(dim=-1) for score in scores], dim=-1).cpu()
+        reinforced[:, : base.shape[1]].gather(-1, chosen).cpu()
         synchronize(device)
         times.append(time.perf_counter())
         if clocked:

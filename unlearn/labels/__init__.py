@@ -9,7 +9,7 @@ prediction on the translation alone (`labels=anchored_only`, which needs no rein
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -23,13 +23,15 @@ def whp_combination(base: torch.Tensor, reinforced: torch.Tensor, alpha: float) 
 
 @dataclass
 class LabelGenerator:
-    """`batch_size` blocks per forward pass; `top_k` baseline candidates kept per position, so
-    that labels for any alpha come from one pass (labels/candidates.py)."""
+    """`batch_size` blocks per forward pass; per position, the top `top_k` tokens kept at alpha 0
+    and at each of `store_alphas`, so that labels for any alpha up to the largest of them come
+    from one pass (labels/candidates.py)."""
 
     alpha: float
     batch_size: int
     top_k: int = 8
     translate: bool = True
+    store_alphas: list[float] = field(default_factory=lambda: [1.25, 2.5, 5.0, 10.0, 20.0])
 
     def __post_init__(self) -> None:
         if self.alpha < 0:
@@ -37,7 +39,9 @@ class LabelGenerator:
         if self.batch_size < 1:
             raise SettingError("batch_size", self.batch_size, "must be at least 1 (blocks per forward pass)")
         if self.top_k < 1:
-            raise SettingError("top_k", self.top_k, "must be at least 1 (baseline candidates kept per position; 8 is plenty)")
+            raise SettingError("top_k", self.top_k, "must be at least 1 (candidates of each kind kept per position; 8 is plenty)")
+        if not self.store_alphas or any(not a > 0 for a in self.store_alphas) or sorted(set(self.store_alphas)) != self.store_alphas:
+            raise SettingError("store_alphas", self.store_alphas, "must be alphas > 0 in ascending order, e.g. [1.25, 2.5, 5, 10, 20]")
 
     @property
     def reads_reinforced(self) -> bool:

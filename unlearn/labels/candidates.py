@@ -1,13 +1,15 @@
 """Labels for any alpha from one pass over the corpus.
 
-The combined score b - alpha * ReLU(r - b) never exceeds the baseline's logit b, and
-equals it wherever the reinforced logit r is not higher. So when the best combined score
-among the baseline's top k tokens is above the (k+1)-th baseline logit, no token outside
-those k can win, whatever its reinforced logit: the k candidates decide the label. The
-store keeps, per labelled position, the k candidates with both models' logits and that
-bound. Labels for an alpha come from it; positions it does not decide (all k candidates
-pushed down below the bound) go back to a forward pass of the batch they belong to, cut
-exactly as the direct computation cuts it, so the labels equal the direct computation's.
+The combined score of a token, b - alpha * ReLU(r - b), never exceeds its baseline logit b
+and falls linearly as alpha grows. The store keeps, per labelled position, a few candidate
+tokens with both models' logits: the baseline's top k, and the combination's top k at each
+of a few alphas (`store_alphas`; the tokens reinforcement did not push up win at high
+alphas). Every other token's score is linear in alpha, so between two of those alphas (and
+0) it lies below the chord between its scores there; the store keeps the best score among
+the other tokens at each (`bounds`). Where the best candidate beats the chord between the
+bounds, no outside token can win: the candidates decide the label. Positions they do not
+decide go back to a forward pass of the batch they belong to, cut exactly as the direct
+computation cuts it, so the labels equal the direct computation's.
 """
 
 from __future__ import annotations
@@ -29,10 +31,37 @@ log = logging.getLogger(__name__)
 CANDIDATES_FILE = "candidates.safetensors"
 
 
+def candidates_of(
+    base: torch.Tensor, reinforced: torch.Tensor, top_k: int, alphas: tuple[float, ...]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per row of logits: the candidates (the top k at alpha 0, the baseline's, then at each
+    of `alphas`; a token may appear more than once), both logits on them, and the best score
+    among the other tokens at 0 and at each of `alphas` (-inf when there are none)."""
+    top_k = min(top_k, base.shape[-1])
+    scores = [base, *(whp_combination(base, reinforced, alpha) for alpha in alphas)]
+    candidates = torch.cat([score.topk(top_k, dim=-1).indices for score in scores], dim=-1)
+    chosen = torch.zeros_like(base, dtype=torch.bool).scatter_(-1, candidates, True)
+    bounds = torch.stack([score.masked_fill(chosen, -torch.inf).amax(dim=-1) for score in scores], dim=-1)
+    return candidates, base.gather(-1, candidates), reinforced.gather(-1, candidates), bounds
+
+
+def beyond_candidates(bounds: torch.Tensor, knots: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The most any token outside the candidates can score at `alpha`: the chord between its
+    bounds at the knots (0 and the store's alphas) on either side, and past the last knot the
+    bound there (scores only fall)."""
+    if alpha >= knots[-1]:
+        return bounds[:, -1]
+    right = int(torch.searchsorted(knots, torch.tensor(alpha, dtype=knots.dtype), right=True))
+    low, high = bounds[:, right - 1], bounds[:, right]
+    share = (alpha - float(knots[right - 1])) / float(knots[right] - knots[right - 1])
+    return torch.where(torch.isinf(low), low, (1 - share) * low + share * high)
+
+
 def decide(
-    candidates: torch.Tensor, base: torch.Tensor, reinforced: torch.Tensor, bound: torch.Tensor, alpha: float
+    candidates: torch.Tensor, base: torch.Tensor, reinforced: torch.Tensor, beyond: torch.Tensor, alpha: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The label at each position from its candidates, and whether the candidates decide it.
+    """The label at each position from its candidates, and whether the candidates decide it:
+    their best score beats `beyond` by more than the rounding of the chord.
 
     Among tied best candidates the lowest token id wins, as argmax over the vocabulary
     picks the first of equal maxima."""
@@ -40,42 +69,45 @@ def decide(
     best = combined.max(dim=-1, keepdim=True).values
     beyond_vocabulary = torch.iinfo(candidates.dtype).max
     labels = torch.where(combined == best, candidates, beyond_vocabulary).min(dim=-1).values
-    return labels, best.squeeze(-1) > bound
+    rounding = torch.where(torch.isinf(beyond), 0.0, 1e-5 * (1 + beyond.abs()))
+    return labels, best.squeeze(-1) > beyond + rounding
 
 
 @dataclass
 class CandidateStore:
-    """Per labelled position (block, position in block): k candidate tokens, both logits on them, the bound."""
+    """Per labelled position (block, position in block): candidate tokens, both logits on them,
+    and the best score outside them at each knot (alpha 0, then the generator's store_alphas)."""
 
     positions: torch.Tensor  # [n, 2] int64
-    candidates: torch.Tensor  # [n, k] int32
-    base: torch.Tensor  # [n, k] float32
-    reinforced: torch.Tensor  # [n, k] float32
-    bound: torch.Tensor  # [n] float32: the largest baseline logit outside the candidates, -inf if none
+    candidates: torch.Tensor  # [n, k * knots] int32
+    base: torch.Tensor  # [n, k * knots] float32
+    reinforced: torch.Tensor  # [n, k * knots] float32
+    bounds: torch.Tensor  # [n, knots] float32: the best score outside the candidates at each knot, -inf if none
+    knots: torch.Tensor  # [knots] float64: 0, then the store's alphas
 
     @classmethod
-    def collect(cls, inputs: LabelInputs, top_k: int, processes: Processes | None = None) -> CandidateStore | None:
+    def collect(cls, inputs: LabelInputs, processes: Processes | None = None) -> CandidateStore | None:
         """The store over all blocks, each process taking its share of the batches; on rank 0
         (None on the others), merged in batch order: the same whatever the number of processes."""
         processes = processes or Processes()
+        generator = inputs.generator
+        alphas = tuple(generator.store_alphas)
         parts: dict[int, tuple[torch.Tensor, ...]] = {}
         starts = processes.shard(inputs.batch_starts())
         for start in tqdm(starts, desc="label candidates", unit="batch", disable=not processes.is_main):
             batch = inputs.logits(start)
             rows, steps = batch.keep.nonzero(as_tuple=True)
             device = batch.base.device
-            base = batch.base[rows.to(device), steps.to(device)]
-            top = base.topk(min(top_k + 1, base.shape[-1]), dim=-1)
-            candidates = top.indices[:, :top_k]
-            bound = top.values[:, top_k] if top.values.shape[-1] > top_k else torch.full_like(top.values[:, 0], -torch.inf)
-            reinforced = batch.reinforced[rows.to(device), steps.to(device)].gather(-1, candidates)
+            here = (rows.to(device), steps.to(device))
+            candidates, base, reinforced, bounds = candidates_of(batch.base[here], batch.reinforced[here], generator.top_k, alphas)
             positions = torch.stack([rows + start, steps + 1], dim=-1)
-            parts[start] = (positions, candidates.int().cpu(), top.values[:, :top_k].cpu(), reinforced.cpu(), bound.cpu())
+            parts[start] = (positions, candidates.int().cpu(), base.cpu(), reinforced.cpu(), bounds.cpu())
         gathered = processes.gather(parts)
         if gathered is None:
             return None
         merged = {start: part for shard in gathered for start, part in shard.items()}
-        return cls(*(torch.cat(column) for column in zip(*(merged[start] for start in sorted(merged)), strict=True)))
+        columns = (torch.cat(column) for column in zip(*(merged[start] for start in sorted(merged)), strict=True))
+        return cls(*columns, knots=torch.tensor((0.0, *alphas), dtype=torch.float64))
 
     def save(self, path: Path) -> None:
         save_file({name: getattr(self, name).contiguous() for name in self.__dataclass_fields__}, path)
@@ -88,7 +120,8 @@ class CandidateStore:
         """Labels for `alpha` where the candidates decide them (IGNORE elsewhere), and the
         (block, position) rows they leave undecided, for `fill_undecided`."""
         labels = torch.full(shape, IGNORE, dtype=torch.long)
-        decided_labels, decided = decide(self.candidates, self.base, self.reinforced, self.bound, alpha)
+        beyond = beyond_candidates(self.bounds, self.knots, alpha)
+        decided_labels, decided = decide(self.candidates, self.base, self.reinforced, beyond, alpha)
         blocks, steps = self.positions.unbind(-1)
         labels[blocks[decided], steps[decided]] = decided_labels[decided].long()
         log.info("alpha=%s: candidates decide %d of %d positions", alpha, int(decided.sum()), len(decided))
