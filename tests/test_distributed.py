@@ -65,7 +65,7 @@ def test_fsdp_shards_the_decoder_layer_the_model_names(option, devices, param_dt
     assert isinstance(strategy, FullyShardedStrategy) and strategy._save_distributed_checkpoint, "resume from sharded checkpoints"
     plan = strategy.plan
     assert plan.layer_classes == {LlamaDecoderLayer}
-    assert (plan.reshard_after_forward, plan.activation_checkpointing) == (reshard, recompute)
+    assert (plan.reshard_after_forward, cfg.trainer.activation_checkpointing) == (reshard, recompute)
     assert plan.param_dtype == param_dtype and plan.reduce_dtype == torch.float32, "gradients are reduced in fp32"
 
 

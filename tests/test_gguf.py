@@ -4,6 +4,7 @@ an ordinary Hugging Face folder that loads and generates like any other."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,9 +42,11 @@ def test_smollm2_offline_is_the_wheels_gguf_converted_once_into_a_plain_folder(t
     folder = Path(first.ref)
     assert not list(folder.glob("*.gguf")) and (folder / "model.safetensors").is_file()
 
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
     model = AutoModelForCausalLM.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert type(model) is LlamaForCausalLM and model.dtype == torch.float32
+    model.save_pretrained(tmp_path / "saved_again")  # as a fine-tune saves what it trained
     completions = {}
     for prompt in ("To be, or not to be, that is the", "Friends, Romans, countrymen, lend me your"):
         ids = tokenizer(prompt, return_tensors="pt")

@@ -172,7 +172,10 @@ class PretrainedModel(ModelLoading):
             )
         except (OSError, ValueError) as err:
             raise _unreachable("model.gguf_file", f"{self.name_or_path}/{self.gguf_file}", err) from err
-        plain_model(loaded.config, loaded.state_dict()).save_pretrained(out)
+        config = loaded.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config  # the weights are dequantised: the folder is no GGUF model
+        plain_model(config, loaded.state_dict()).save_pretrained(out)
         tokenizer.save_pretrained(out)
 
 

@@ -36,13 +36,26 @@ def candidates_of(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per row of logits: the candidates (the top k at alpha 0, the baseline's, then at each
     of `alphas`; a token may appear more than once), both logits on them, and the best score
-    among the other tokens at 0 and at each of `alphas` (-inf when there are none)."""
-    top_k = min(top_k, base.shape[-1])
-    scores = [base, *(whp_combination(base, reinforced, alpha) for alpha in alphas)]
-    candidates = torch.cat([score.topk(top_k, dim=-1).indices for score in scores], dim=-1)
-    chosen = torch.zeros_like(base, dtype=torch.bool).scatter_(-1, candidates, True)
-    bounds = torch.stack([score.masked_fill(chosen, -torch.inf).amax(dim=-1) for score in scores], dim=-1)
-    return candidates, base.gather(-1, candidates), reinforced.gather(-1, candidates), bounds
+    among the other tokens at 0 and at each of `alphas` (-inf when there are none).
+
+    One pass over the vocabulary per alpha: the scores are computed fused (b + (-alpha) *
+    boost) into one buffer, and its top (all candidates + 1) holds both that alpha's
+    candidates and, among the rest, the best score outside every alpha's candidates. The
+    fused scores may differ from whp_combination's by a rounding, which the bounds' margin in
+    `decide` absorbs; the candidates' own logits are stored exactly."""
+    vocabulary = base.shape[-1]
+    top_k = min(top_k, vocabulary)
+    boost = torch.relu(reinforced - base)
+    buffer = torch.empty_like(base)
+    reach = min((1 + len(alphas)) * top_k + 1, vocabulary)
+    tops = [base.topk(reach, dim=-1)]
+    tops += [torch.add(base, boost, alpha=-alpha, out=buffer).topk(reach, dim=-1) for alpha in alphas]
+    candidates = torch.cat([top.indices[:, :top_k] for top in tops], dim=-1)
+    bounds = []
+    for top in tops:
+        chosen = (top.indices.unsqueeze(-1) == candidates.unsqueeze(-2)).any(dim=-1)
+        bounds.append(top.values.masked_fill(chosen, -torch.inf).amax(dim=-1))
+    return candidates, base.gather(-1, candidates), reinforced.gather(-1, candidates), torch.stack(bounds, dim=-1)
 
 
 def beyond_candidates(bounds: torch.Tensor, knots: torch.Tensor, alpha: float) -> torch.Tensor:

@@ -6,32 +6,36 @@ import pytorch_lightning as pl
 import torch
 from transformers import PreTrainedModel
 
+from unlearn.training.loss import CausalLMObjective
 from unlearn.training.sharding import ShardingPlan
 from unlearn.training.spec import FitSpec
 
 
 class CausalLMModule(pl.LightningModule):
-    """Cross-entropy on the `labels` of each batch, AdamW, linear warm-up then linear decay.
+    """Cross-entropy on the `labels` of each batch (CausalLMObjective, `chunk_tokens` labelled
+    positions at a time), AdamW, linear warm-up then linear decay.
 
     With several processes each holds a slice of the batch (ShardedBatches); with FSDP2 the
-    model is sharded by `sharding` once Lightning has the processes' device mesh."""
+    objective is sharded by `sharding` once Lightning has the processes' device mesh."""
 
-    def __init__(self, model: PreTrainedModel, spec: FitSpec, sharding: ShardingPlan | None = None):
+    def __init__(self, model: PreTrainedModel, spec: FitSpec, chunk_tokens: int = 0, sharding: ShardingPlan | None = None):
         super().__init__()
-        self.model = model
+        self.objective = CausalLMObjective(model, chunk_tokens)
         self.spec = spec
         self.sharding = sharding
 
+    @property
+    def model(self) -> PreTrainedModel:
+        return self.objective.model
+
     def configure_model(self) -> None:
         if self.sharding is not None:
-            self.sharding.apply(self.model, self.device_mesh["data_parallel"])
+            self.sharding.apply(self.objective, self.device_mesh["data_parallel"])
             self.sharding = None
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        if self.trainer.world_size == 1:
-            loss = self.model(**batch).loss
-        else:
-            loss = self.model(**batch, num_items_in_batch=self._tokens_per_process(batch["labels"])).loss
+        items = None if self.trainer.world_size == 1 else self._tokens_per_process(batch["labels"])
+        loss = self.objective(batch, items)
         self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch["input_ids"].shape[0])
         return loss
 

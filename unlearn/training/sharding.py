@@ -53,8 +53,9 @@ def recompute_activations(model: nn.Module) -> None:
 
 @dataclass(frozen=True)
 class ShardingPlan:
-    """How FSDP2 shards a model: one `fully_shard` unit per decoder layer, then the root (the
-    embeddings, final norm and output layer), each gathered for its own forward and backward.
+    """How FSDP2 shards a fine-tune: one `fully_shard` unit per decoder layer, then the root (the
+    module whose forward computes the loss: the embeddings, final norm and output layer),
+    each gathered for its own forward and backward.
 
     `fully_shard` keeps each process's shard of the weights in the dtype they were loaded in
     (fp32 for a fine-tune), and the optimizer updates those: the fp32 master weights. Only
@@ -65,24 +66,21 @@ class ShardingPlan:
     param_dtype: torch.dtype
     reduce_dtype: torch.dtype
     reshard_after_forward: bool
-    activation_checkpointing: bool
     cpu_offload: bool
 
-    def apply(self, model: nn.Module, mesh) -> None:
+    def apply(self, root: nn.Module, mesh) -> None:
         from torch.distributed.fsdp import CPUOffloadPolicy, MixedPrecisionPolicy, OffloadPolicy, fully_shard
 
-        if self.activation_checkpointing:
-            recompute_activations(model)
         settings = {
             "mesh": mesh,
             "reshard_after_forward": self.reshard_after_forward,
             "mp_policy": MixedPrecisionPolicy(param_dtype=self.param_dtype, reduce_dtype=self.reduce_dtype),
             "offload_policy": CPUOffloadPolicy() if self.cpu_offload else OffloadPolicy(),
         }
-        for module in model.modules():
+        for module in root.modules():
             if isinstance(module, tuple(self.layer_classes)):
                 fully_shard(module, **settings)
-        fully_shard(model, **settings)
+        fully_shard(root, **settings)
 
 
 def _floating_dtype(field: str, name: str) -> torch.dtype:
@@ -98,7 +96,6 @@ class FullySharded:
     says what each setting does and why mixed precision is set here, not by `precision`."""
 
     reshard_after_forward: bool = True
-    activation_checkpointing: bool = True
     cpu_offload: bool = False
     param_dtype: str = "bfloat16"
     reduce_dtype: str = "float32"
@@ -113,7 +110,6 @@ class FullySharded:
             param_dtype=_floating_dtype("param_dtype", self.param_dtype),
             reduce_dtype=_floating_dtype("reduce_dtype", self.reduce_dtype),
             reshard_after_forward=self.reshard_after_forward,
-            activation_checkpointing=self.activation_checkpointing,
             cpu_offload=self.cpu_offload,
         )
 
@@ -130,7 +126,6 @@ class DeepSpeed:
     stage: int = 2
     offload_optimizer: bool = False
     offload_parameters: bool = False
-    activation_checkpointing: bool = True
 
     def __post_init__(self) -> None:
         if self.stage not in (1, 2, 3):
@@ -141,6 +136,4 @@ class DeepSpeed:
     def strategy(self, model: nn.Module) -> Strategy:
         from pytorch_lightning.strategies import DeepSpeedStrategy
 
-        if self.activation_checkpointing:
-            recompute_activations(model)
         return DeepSpeedStrategy(stage=self.stage, offload_optimizer=self.offload_optimizer, offload_parameters=self.offload_parameters)

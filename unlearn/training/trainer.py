@@ -25,19 +25,25 @@ from unlearn.settings import build
 from unlearn.tracking import Tracker
 from unlearn.training.module import CausalLMModule, FitSpec
 from unlearn.training.sampling import ShardedBatches, collate_trimmed
-from unlearn.training.sharding import ModelStrategy
+from unlearn.training.sharding import ModelStrategy, recompute_activations
 from unlearn.training.strategies import FullyShardedStrategy
 
 log = logging.getLogger(__name__)
+
+
+PROJECT_KEYS = ("checkpoint_every_n_epochs", "activation_checkpointing", "loss_chunk_tokens", "strategy")
 
 
 @dataclass
 class TrainerFactory:
     """Hardware and strategy come from `trainer`, tracking from the run's tracker, duration from the stage.
 
-    Two keys of `trainer` are this project's, not Lightning's: `checkpoint_every_n_epochs`
-    (how often a fine-tune saves a checkpoint to resume from; 0 never), and a `strategy`
-    that shards the model (sharding.py), made for each model a fine-tune trains."""
+    Some keys of `trainer` are this project's, not Lightning's: `checkpoint_every_n_epochs`
+    (how often a fine-tune saves a checkpoint to resume from; 0 never), `activation_checkpointing`
+    (recompute each decoder layer's activations in the backward pass instead of keeping them),
+    `loss_chunk_tokens` (labelled positions projected onto the vocabulary at a time; 0: the
+    model's own loss), and a `strategy` that shards the model (sharding.py), made for each
+    model a fine-tune trains."""
 
     trainer: DictConfig
     tracker: Tracker | None
@@ -46,6 +52,14 @@ class TrainerFactory:
     @property
     def checkpoint_every_n_epochs(self) -> int:
         return int(self.trainer.get("checkpoint_every_n_epochs", 0))
+
+    @property
+    def activation_checkpointing(self) -> bool:
+        return bool(self.trainer.get("activation_checkpointing", False))
+
+    @property
+    def loss_chunk_tokens(self) -> int:
+        return int(self.trainer.get("loss_chunk_tokens", 0))
 
     def strategy(self, model: PreTrainedModel) -> Strategy | str:
         strategy = self.trainer.get("strategy", "auto")
@@ -56,8 +70,8 @@ class TrainerFactory:
 
     def __call__(self, stage: str, spec: FitSpec, model: PreTrainedModel) -> pl.Trainer:
         settings = OmegaConf.to_container(self.trainer, resolve=True)
-        settings.pop("checkpoint_every_n_epochs", None)
-        settings.pop("strategy", None)
+        for key in PROJECT_KEYS:
+            settings.pop(key, None)
         return instantiate(
             settings,
             strategy=self.strategy(model),
@@ -155,10 +169,11 @@ class FullWeights(pl.Callback):
         if isinstance(strategy, FullyShardedStrategy):
             from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-            state = get_model_state_dict(pl_module.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+            options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+            state = {key.removeprefix("model."): value for key, value in get_model_state_dict(pl_module.objective, options=options).items()}
         elif isinstance(strategy, DeepSpeedStrategy) and strategy.zero_stage_3:
             consolidated = strategy.deepspeed_engine._zero3_consolidated_16bit_state_dict()
-            state = {key.removeprefix("model."): value for key, value in consolidated.items()}
+            state = {key.removeprefix("objective.model."): value for key, value in consolidated.items()}
         else:
             return
         self.gathered = state if trainer.is_global_zero else None
@@ -189,6 +204,8 @@ def fit(
     batches = ShardedBatches(len(dataset), spec.batch_size, seed, processes.rank, processes.world_size, lengths, spec.length_group_batches)
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_trimmed)
     model.train()
+    if make_trainer.activation_checkpointing:
+        recompute_activations(model)
     trainer = make_trainer(stage, spec, model)
     history, weights = LossHistory(), FullWeights()
     trainer.callbacks.extend([history, weights])
@@ -200,7 +217,7 @@ def fit(
         if resume is not None:
             log.info("%s: resuming from %s", stage, resume)
     sharding = trainer.strategy.plan if isinstance(trainer.strategy, FullyShardedStrategy) else None
-    trainer.fit(CausalLMModule(model, spec, sharding), loader, ckpt_path=resume)
+    trainer.fit(CausalLMModule(model, spec, make_trainer.loss_chunk_tokens, sharding), loader, ckpt_path=resume)
     model.eval()
     return FitResult(history.values(), trainer.is_global_zero, weights.gathered)
 
