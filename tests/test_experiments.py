@@ -35,3 +35,16 @@ def test_perf_readme_quotes_the_sharding_measurement():
     assert table in (perf / "README.md").read_text()
     assert 0.45 <= recorded["fsdp_over_ddp"]["held"] <= 0.55
     assert recorded["fsdp_over_ddp"]["peak_resident"] < 0.9
+
+
+def test_memory_readme_quotes_the_measurement():
+    """experiments/memory/README.md shows the table measure.py wrote; the chunked loss and
+    activation checkpointing each lower the peak, and the last setting is within budget."""
+    folder = Path("experiments/memory")
+    recorded = json.loads((folder / "results.json").read_text())
+    table = (folder / "results.md").read_text().split("\n\n", 1)[1].strip()
+    assert table in (folder / "README.md").read_text()
+    peaks = [row["peak_resident"] for row in recorded["rows"]]
+    assert peaks == sorted(peaks, reverse=True) and peaks[-1] <= recorded["budget_bytes"] < peaks[-2]
+    quoted = f"{peaks[0] / 1e9:.1f} GB by default, {peaks[2] / 1e9:.1f} GB with both settings, {peaks[3] / 1e9:.1f} GB"
+    assert quoted in " ".join(Path("README.md").read_text().split()), "the README quotes results.json"
