@@ -51,10 +51,8 @@ def candidates_of(
     tops = [base.topk(reach, dim=-1)]
     tops += [torch.add(base, boost, alpha=-alpha, out=buffer).topk(reach, dim=-1) for alpha in alphas]
     candidates = torch.cat([top.indices[:, :top_k] for top in tops], dim=-1)
-    bounds = []
-    for top in tops:
-        chosen = (top.indices.unsqueeze(-1) == candidates.unsqueeze(-2)).any(dim=-1)
-        bounds.append(top.values.masked_fill(chosen, -torch.inf).amax(dim=-1))
+    chosen = torch.zeros_like(base, dtype=torch.bool).scatter_(-1, candidates, True)
+    bounds = [top.values.masked_fill(chosen.gather(-1, top.indices), -torch.inf).amax(dim=-1) for top in tops]
     return candidates, base.gather(-1, candidates), reinforced.gather(-1, candidates), torch.stack(bounds, dim=-1)
 
 
