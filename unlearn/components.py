@@ -136,7 +136,7 @@ def _check_combination(cfg: DictConfig, parts: Components, processes: Processes)
     if isinstance(reinforce, ReinforcedFromPath):
         given = parts.model.config(reinforce.path, "reinforce.path")
         if isinstance(parts.model, PretrainedModel):
-            baseline = parts.model.baseline_config()
+            baseline = parts.model.baseline_config
             if given.vocab_size != baseline.vocab_size:
                 raise UserError(
                     f"reinforce.path={reinforce.path} has a vocabulary of {given.vocab_size} tokens and the baseline "

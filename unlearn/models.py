@@ -12,6 +12,7 @@ import logging
 import random
 import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -140,10 +141,8 @@ class PretrainedModel(ModelLoading):
     def __post_init__(self) -> None:
         if self.gguf_file is not None and importlib.util.find_spec("gguf") is None:
             raise SettingError("gguf_file", self.gguf_file, "needs the gguf package to be read: `pip install gguf`")
-        if self.gguf_file is not None and Path(self.name_or_path).expanduser().is_dir():
-            path = Path(self.name_or_path).expanduser() / self.gguf_file
-            if not path.is_file():
-                raise SettingError("gguf_file", self.gguf_file, f"is not a file in {self.name_or_path}: name a .gguf file there")
+        if self.gguf_file is not None and Path(self.name_or_path).expanduser().is_dir() and self.gguf_path is None:
+            raise SettingError("gguf_file", self.gguf_file, f"is not a file in {self.name_or_path}: name a .gguf file there")
 
     @property
     def gguf_path(self) -> Path | None:
@@ -153,11 +152,13 @@ class PretrainedModel(ModelLoading):
         path = Path(self.name_or_path).expanduser() / self.gguf_file
         return path if path.is_file() else None
 
+    @cached_property
     def baseline_config(self) -> PretrainedConfig:
+        """Read once: from a GGUF file it takes seconds, and the run's checks read it twice."""
         return load_config(self.name_or_path, "model.name_or_path", self.revision, self.trust_remote_code, self.gguf_file)
 
     def positions(self) -> int:
-        return self.baseline_config().max_position_embeddings
+        return self.baseline_config.max_position_embeddings
 
     def convert_gguf(self, out: Path) -> None:
         """The GGUF checkpoint, dequantised to fp32, saved as an ordinary Hugging Face folder,
