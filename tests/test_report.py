@@ -74,3 +74,18 @@ def test_training_code_does_not_load_the_figures():
     code = "import sys, unlearn.stages, unlearn.training.trainer; print('unlearn.report.figures' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "False", "only writing the report (unlearn/report/render.py) draws figures"
+
+
+def test_greedy_completions_are_set_side_by_side_once_not_per_model():
+    details = {
+        model: {
+            "completions": [{"prompt": "Macbeth's castle is at", "completion": text}, {"prompt": "The witches", "completion": "a|b\nc"}]
+        }
+        for model, text in (("baseline", " Inverness, where"), ("unlearned", " the top of the hill"))
+    }
+    report = {"target": "macbeth", "models": {"baseline": {}, "unlearned": {}}, "details": details}
+    text = markdown(report, [])
+    assert "| prompt | baseline | unlearned |" in text
+    assert "| Macbeth's castle is at |  Inverness, where |  the top of the hill |" in text
+    assert "| The witches | a\\|b c | a\\|b c |" in text
+    assert "### completions:" not in text

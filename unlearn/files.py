@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -84,14 +85,14 @@ def read_documents(paths: Iterable[Path], text_field: str = "text", key: str = "
     return documents
 
 
-def expand(key: str, patterns: Sequence[str], suffixes: tuple[str, ...] = TEXT_SUFFIXES) -> tuple[Path, ...]:
-    """Files named by `patterns` (paths or globs, relative to the working directory), in a stable order."""
+def expand(key: str, patterns: Sequence[str], suffixes: tuple[str, ...] = TEXT_SUFFIXES, root: Path | None = None) -> tuple[Path, ...]:
+    """Files named by `patterns` (paths or globs, relative to `root`, by default the working directory), in a stable order."""
     files: list[Path] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(str(Path(pattern).expanduser()), recursive=True))
+        matches = sorted(glob.glob(str(rooted(pattern, root)), recursive=True))
         if not matches:
             raise UserError(
-                f"{key}: {pattern!r} matches no file (looked from {Path.cwd()}); give paths or globs relative to where you run, "
+                f"{key}: {pattern!r} matches no file (looked from {root or Path.cwd()}); give paths or globs relative to where you run, "
                 "or absolute ones"
             )
         for match in map(Path, matches):
@@ -103,13 +104,30 @@ def expand(key: str, patterns: Sequence[str], suffixes: tuple[str, ...] = TEXT_S
     return tuple(dict.fromkeys(files))
 
 
-def existing(key: str, path: str | None) -> Path | None:
+def existing(key: str, path: str | None, root: Path | None = None) -> Path | None:
     if path is None:
         return None
-    resolved = Path(path).expanduser()
+    resolved = rooted(path, root)
     if not resolved.exists():
-        raise UserError(f"{key}={path} does not exist (looked from {Path.cwd()}); fix the path or set {key}=null")
+        raise UserError(f"{key}={path} does not exist (looked from {root or Path.cwd()}); fix the path or set {key}=null")
     return resolved
+
+
+def rooted(path: str, root: Path | None) -> Path:
+    """`path` with `~` expanded, relative to `root` when it is relative and a root is given."""
+    expanded = Path(path).expanduser()
+    return root / expanded if root is not None else expanded
+
+
+def package_folder(package: str) -> Path | None:
+    """An installed package's folder, found without importing it (its imports may need what is not installed)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except ModuleNotFoundError:
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def sha256(path: Path) -> str:

@@ -20,6 +20,7 @@ import torch
 
 from unlearn.blocks import Blocks, make_blocks
 from unlearn.errors import SettingError, UserError
+from unlearn.files import package_folder
 from unlearn.settings import check_node
 from unlearn.training.spec import FitSpec
 
@@ -221,14 +222,6 @@ def hub_has(repo_id: str, revision: str | None, timeout_s: float) -> bool:
     except OSError:
         return False
     return True
-
-
-def package_folder(package: str) -> Path | None:
-    """An installed package's folder, found without importing it (its imports may need what is not installed)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def plain_model(config: PretrainedConfig, state_dict: dict[str, torch.Tensor]) -> PreTrainedModel:

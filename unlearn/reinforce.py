@@ -48,6 +48,7 @@ class FinetuneReinforcement:
     weight_decay: float
     warmup_ratio: float
     length_group_batches: int
+    min_steps: int = 0
     adapter: LoraAdapter | None = None
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ from unlearn.evaluation import Measurement, require
 from unlearn.evaluation.generation import Sampling, complete
 from unlearn.evaluation.judges import Completion, Judge
 from unlearn.files import read_records
+from unlearn.report import SIDE_BY_SIDE
 from unlearn.targets import TargetFiles
 
 if TYPE_CHECKING:
@@ -27,7 +28,9 @@ def familiarity_score(grades: list[int]) -> float:
 @dataclass
 class FamiliarityCompletion:
     """`samples_per_prompt` completions of `max_new_tokens` tokens per prompt, sampled at
-    `temperature` from `seed`, each graded by `judge`; `show` of them go to the report."""
+    `temperature` from `seed`, each graded by `judge`; `show` of them go to the report, and
+    with `side_by_side`, each prompt's greedy completion too, which the report sets beside
+    the other models' (what a model card shows: the prompt, the baseline, the unlearned)."""
 
     judge: Judge
     samples_per_prompt: int
@@ -36,6 +39,7 @@ class FamiliarityCompletion:
     seed: int
     batch_size: int
     show: int
+    side_by_side: bool = True
 
     def check(self, target: TargetFiles) -> None:
         self.rows(target)
@@ -60,4 +64,9 @@ class FamiliarityCompletion:
         metrics.update({f"familiarity_completion/grade_{g}": float(counts[g]) for g in range(4)})
         table = [{"prompt": c.prompt, "completion": c.text, "grade": g} for c, g in zip(completions, grades, strict=True)]
         sides = {name: "forget" for name in metrics}
-        return Measurement(metrics, sides, {"familiarity_completion": table[: self.show]})
+        tables = {"familiarity_completion": table[: self.show]}
+        if self.side_by_side:
+            prompts = [r["prompt"] for r in rows]
+            greedy = complete(model, tokenizer, prompts, self.max_new_tokens, self.batch_size, "side by side")
+            tables[SIDE_BY_SIDE] = [{"prompt": p, "completion": c} for p, c in zip(prompts, greedy, strict=True)]
+        return Measurement(metrics, sides, tables)

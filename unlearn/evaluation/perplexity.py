@@ -29,18 +29,22 @@ def perplexity(
 
 @dataclass
 class Perplexity:
-    """perplexity/generic_heldout and perplexity/target_heldout, for the texts the target provides."""
+    """perplexity/generic_heldout, related_heldout and target_heldout, for the texts the target provides."""
 
     context_length: int
     batch_size: int
 
     def texts(self, target: TargetFiles) -> dict[str, tuple[tuple[Path, ...], str]]:
         """Per metric: the files (the target's key names them) and the side it measures."""
-        return {"generic_heldout": (target.generic_heldout, "utility"), "target_heldout": (target.heldout, "forget")}
+        return {
+            "generic_heldout": (target.generic_heldout, "utility"),
+            "related_heldout": (target.related_heldout, "utility"),
+            "target_heldout": (target.heldout, "forget"),
+        }
 
     def check(self, target: TargetFiles) -> None:
-        read_documents(target.generic_heldout, key="target.generic_heldout")
-        read_documents(target.heldout, key="target.heldout")
+        for key in ("generic_heldout", "related_heldout", "heldout"):
+            read_documents(getattr(target, key), key=f"target.{key}")
 
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
         metrics, sides = {}, {}

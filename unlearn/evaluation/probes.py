@@ -22,12 +22,15 @@ KINDS = ("recall", "paraphrase")
 
 @dataclass(frozen=True)
 class Probe:
-    """A cloze prompt with its known answer; `split` is forget or retain, `kind` recall or paraphrase."""
+    """A cloze prompt with its known answer; `split` is forget or retain, `kind` recall or paraphrase;
+    `group` (optional) names a subset reported on its own as well, e.g. general knowledge among
+    the retain probes, whose losses a user weighs differently from those of a related work."""
 
     prompt: str
     answer: str
     kind: str
     split: str
+    group: str | None = None
 
 
 def read_probes(path: Path) -> list[Probe]:
@@ -37,12 +40,14 @@ def read_probes(path: Path) -> list[Probe]:
         for field, allowed in (("split", SPLITS), ("kind", KINDS)):
             if row[field] not in allowed:
                 raise UserError(f"{path}:{number}: {field} {row[field]!r} is none of {list(allowed)}; fix the probe's {field}")
-    return [Probe(*(row[f] for f in fields)) for row in rows]
+    return [Probe(*(row[f] for f in fields), group=row.get("group")) for row in rows]
 
 
-def metric_name(split: str, kind: str) -> str:
-    """probe/forget_recall for phrasings from the text, probe/forget_paraphrase_recall for new ones."""
-    return f"probe/{split}_recall" if kind == "recall" else f"probe/{split}_{kind}_recall"
+def metric_name(split: str, kind: str, group: str | None = None) -> str:
+    """probe/forget_recall for phrasings from the text, probe/forget_paraphrase_recall for new
+    ones; probe/retain_general_recall for the retain probes of group "general"."""
+    words = [split, *([group] if group else []), *([kind] if kind != "recall" else []), "recall"]
+    return "probe/" + "_".join(words)
 
 
 @dataclass
@@ -60,6 +65,8 @@ class ProbeRecall:
         completions = complete(model, tokenizer, [p.prompt for p in probes], self.max_new_tokens, self.batch_size, "probes")
         hits: dict[str, list[bool]] = defaultdict(list)
         for probe, completion in zip(probes, completions, strict=True):
-            hits[metric_name(probe.split, probe.kind)].append(probe.answer in completion)
+            names = {metric_name(probe.split, probe.kind), metric_name(probe.split, probe.kind, probe.group)}
+            for name in names:
+                hits[name].append(probe.answer in completion)
         metrics = {name: sum(values) / len(values) for name, values in sorted(hits.items())}
         return Measurement(metrics, {name: "forget" if "forget" in name else "utility" for name in metrics})

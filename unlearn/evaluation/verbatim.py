@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from unlearn.evaluation import Measurement, NotApplicable
 from unlearn.evaluation.generation import complete
 from unlearn.evaluation.scoring import rouge_l
+from unlearn.evaluation.windows import spread, token_windows
 from unlearn.files import read_documents
 from unlearn.targets import TargetFiles
 
@@ -17,27 +18,23 @@ if TYPE_CHECKING:
 
 @dataclass
 class Verbatim:
-    """ROUGE-L F1 between the greedy continuation of a target document's first `prefix_tokens`
-    tokens and its true next `continuation_tokens` tokens, over the first `max_documents`
-    documents long enough for both."""
+    """ROUGE-L F1 between the greedy continuation of `prefix_tokens` tokens of the target and
+    its true next `continuation_tokens` tokens, over windows of both cut from every document
+    in turn, at most `max_windows` of them spread over the whole corpus."""
 
     prefix_tokens: int
     continuation_tokens: int
-    max_documents: int
+    max_windows: int
     batch_size: int
 
     def check(self, target: TargetFiles) -> None:
         """It reads the corpus, which the run checks before any stage that trains."""
 
     def evaluate(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, target: TargetFiles) -> Measurement:
-        prompts, truths = [], []
-        for document in read_documents(target.corpus):
-            ids = tokenizer(document, add_special_tokens=False)["input_ids"]
-            if len(ids) >= self.prefix_tokens + self.continuation_tokens:
-                prompts.append(tokenizer.decode(ids[: self.prefix_tokens]))
-                truths.append(tokenizer.decode(ids[self.prefix_tokens : self.prefix_tokens + self.continuation_tokens]))
-            if len(prompts) == self.max_documents:
-                break
+        length = self.prefix_tokens + self.continuation_tokens
+        windows = spread(token_windows(tokenizer, read_documents(target.corpus), length, whole_shorter=False), self.max_windows)
+        prompts = [tokenizer.decode(ids[: self.prefix_tokens]) for ids in windows]
+        truths = [tokenizer.decode(ids[self.prefix_tokens :]) for ids in windows]
         if not prompts:
             raise NotApplicable(
                 f"evaluator.verbatim: no document of target {target.name} has prefix_tokens + continuation_tokens = "

@@ -16,6 +16,9 @@ from typing import Any
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 DETAIL_ROWS = 5
+# The detail table of one greedy completion per prompt that an evaluator may report (as
+# familiarity_completion does), shown side by side across models.
+SIDE_BY_SIDE = "completions"
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -53,17 +56,33 @@ def _metric_table(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _escaped(value: Any) -> str:
+    return cell(value).replace("|", "\\|").replace("\n", " ")
+
+
+def side_by_side(report: dict[str, Any]) -> list[str]:
+    """Each prompt's greedy completion by every model, in one row: what unlearning changed."""
+    by_model = {m: tables[SIDE_BY_SIDE] for m, tables in report.get("details", {}).items() if tables.get(SIDE_BY_SIDE)}
+    if not by_model:
+        return []
+    models = list(by_model)
+    lines = ["", "### Completions side by side (greedy)", "", "| prompt | " + " | ".join(models) + " |", "|---" * (len(models) + 1) + "|"]
+    for rows in zip(*by_model.values(), strict=True):
+        lines.append(f"| {_escaped(rows[0]['prompt'])} | " + " | ".join(_escaped(r["completion"]) for r in rows) + " |")
+    return lines
+
+
 def _detail_tables(report: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for model, tables in report.get("details", {}).items():
         for table, rows in tables.items():
-            if not rows:
+            if not rows or table == SIDE_BY_SIDE:
                 continue
             columns = list(rows[0])
             lines += ["", f"### {table}: {model} (first {min(DETAIL_ROWS, len(rows))} of {len(rows)})", ""]
             lines += ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
             for row in rows[:DETAIL_ROWS]:
-                lines.append("| " + " | ".join(cell(row[c]).replace("|", "\\|").replace("\n", " ") for c in columns) + " |")
+                lines.append("| " + " | ".join(_escaped(row[c]) for c in columns) + " |")
     return lines
 
 
@@ -86,6 +105,7 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
         for stage, seconds in report["timings_s"].items():
             cached = report.get("cache", {}).get(stage, {})
             lines.append(f"| {stage} | {seconds:.1f} | {cached.get('key', '')} | {cached.get('hit', '')} |")
+    lines += side_by_side(report)
     lines += _detail_tables(report)
     return "\n".join(lines) + "\n"
 

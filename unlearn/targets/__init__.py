@@ -17,6 +17,9 @@ class TargetFiles:
     inference); `questions` holds question/answer pairs; `lm_eval_tasks` is a folder of
     lm-eval task YAMLs whose relative data paths resolve against the folder.
 
+    `related_heldout` is text near the target but not of it (other works of the same author):
+    its perplexity shows what unlearning costs a related domain (Lynch et al. measure it so).
+
     `generic` is ordinary text in the target's style, the reference against which
     `anchors=auto` finds what is idiosyncratic to the target.
 
@@ -29,6 +32,7 @@ class TargetFiles:
     heldout: tuple[Path, ...] = ()
     nonmember: tuple[Path, ...] = ()
     generic_heldout: tuple[Path, ...] = ()
+    related_heldout: tuple[Path, ...] = ()
     generic: tuple[Path, ...] = ()
     pretraining: tuple[Path, ...] = ()
     probes: Path | None = None

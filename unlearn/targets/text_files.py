@@ -14,12 +14,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from unlearn.errors import SettingError, UserError
-from unlearn.files import existing, expand, fingerprint, no_text, read_documents, write_jsonl
+from unlearn.files import existing, expand, fingerprint, no_text, package_folder, read_documents, write_jsonl
 from unlearn.targets import TargetFiles
 
 CORPUS_FILE = "corpus.jsonl"
 HELDOUT_FILE = "heldout.jsonl"
-LISTED = ("corpus", "heldout", "generic_heldout", "nonmember", "generic", "pretraining")
+LISTED = ("corpus", "heldout", "generic_heldout", "related_heldout", "nonmember", "generic", "pretraining")
 SINGLE = ("probes", "completion_prompts", "next_token_prompts", "questions", "lm_eval_tasks", "anchors")
 
 
@@ -31,6 +31,7 @@ class TextFilesTarget:
     heldout: list[str] = field(default_factory=list)
     heldout_fraction: float = 0.0
     generic_heldout: list[str] = field(default_factory=list)
+    related_heldout: list[str] = field(default_factory=list)
     nonmember: list[str] = field(default_factory=list)
     generic: list[str] = field(default_factory=list)
     pretraining: list[str] = field(default_factory=list)
@@ -42,14 +43,26 @@ class TextFilesTarget:
     anchors: str | None = None
     seed: int = 0
     title: str | None = None
+    package: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.heldout_fraction < 1:
             raise SettingError("heldout_fraction", self.heldout_fraction, "must be in [0, 1): the share of documents kept out")
-        self.lists = {key: expand(f"target.{key}", getattr(self, key)) for key in LISTED}
+        root = self.root()
+        self.lists = {key: expand(f"target.{key}", getattr(self, key), root=root) for key in LISTED}
         if not self.lists["corpus"]:
             raise UserError("target.corpus names no file; give at least one .txt, .md or .jsonl file or glob")
-        self.singles = {key: existing(f"target.{key}", getattr(self, key)) for key in SINGLE}
+        self.singles = {key: existing(f"target.{key}", getattr(self, key), root) for key in SINGLE}
+
+    def root(self) -> Path | None:
+        """Where relative paths start: the folder of `package` (a target shipped inside a Python
+        package, found wherever it is installed), else the working directory (None)."""
+        if self.package is None:
+            return None
+        folder = package_folder(self.package)
+        if folder is None:
+            raise SettingError("package", self.package, "is not an installed Python package; name one, or set target.package=null")
+        return folder
 
     def settings(self) -> dict:
         """The settings, and the corpus by content: the target stage reads nothing else (the
@@ -65,6 +78,7 @@ class TextFilesTarget:
             heldout=heldout + lists["heldout"],
             nonmember=lists["nonmember"],
             generic_heldout=lists["generic_heldout"],
+            related_heldout=lists["related_heldout"],
             generic=lists["generic"],
             pretraining=(folder / CORPUS_FILE, *lists["generic"], *lists["pretraining"]),
             **self.singles,

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from unlearn.errors import SettingError
+
+# Fewer optimizer steps than this in a whole fine-tune, with no min_steps asked for, get a
+# warning: the paper's schedules on a small corpus make one or two.
+FEW_STEPS = 10
 
 
 @dataclass(frozen=True)
 class FitSpec:
     """How long and how hard to train; `batch_size * accumulate_grad_batches` blocks per step;
-    `length_group_batches` batches blocks of similar length together (see ShardedBatches)."""
+    `length_group_batches` batches blocks of similar length together (see ShardedBatches).
+
+    `min_steps` is what carries across corpus sizes: the paper's 128 blocks a step made 61
+    optimizer steps an epoch of its 4M-token corpus, and make one of a 40-block play. A
+    schedule that would make fewer steps than `min_steps` on the corpus it is given is
+    fitted to it (`for_corpus`): accumulation is lowered first, since large steps exist to
+    average many blocks and a small corpus has few to average, then epochs are raised. The
+    learning rate is kept, so the per-step update stays what was tuned."""
 
     epochs: int
     lr: float
@@ -20,6 +32,7 @@ class FitSpec:
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
     length_group_batches: int = 0
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         at_least_one = {"epochs": self.epochs, "batch_size": self.batch_size, "accumulate_grad_batches": self.accumulate_grad_batches}
@@ -34,7 +47,37 @@ class FitSpec:
             raise SettingError("weight_decay", self.weight_decay, "must be >= 0")
         if not 0 <= self.warmup_ratio < 1:
             raise SettingError("warmup_ratio", self.warmup_ratio, "must be in [0, 1) (the share of steps spent warming up)")
+        if self.min_steps < 0:
+            raise SettingError("min_steps", self.min_steps, "must be >= 0 (0: the schedule as given, whatever the corpus size)")
         if self.length_group_batches < 0:
             raise SettingError(
                 "length_group_batches", self.length_group_batches, "must be >= 0: 0 draws batches at random, N > 0 groups similar lengths"
             )
+
+    def steps(self, blocks: int) -> int:
+        """Optimizer steps over `blocks` blocks: an epoch's last step takes what accumulated."""
+        return self.epochs * math.ceil(math.ceil(blocks / self.batch_size) / self.accumulate_grad_batches)
+
+    def for_corpus(self, blocks: int) -> tuple[FitSpec, str | None]:
+        """This schedule fitted to a corpus of `blocks` blocks, and a line for the log saying
+        what changed and why (or, when the schedule makes very few steps and no `min_steps`
+        was asked for, how to fix it); None when there is nothing to say."""
+        planned = self.steps(blocks)
+        shape = (
+            f"{blocks} blocks make {planned} optimizer steps at {self.batch_size} x {self.accumulate_grad_batches} blocks a step "
+            f"over {self.epochs} epochs"
+        )
+        if planned >= self.min_steps:
+            if self.min_steps == 0 and planned < FEW_STEPS:
+                return self, f"{shape}: too few to learn anything; set min_steps (e.g. min_steps=50) or lower accumulate_grad_batches"
+            return self, None
+        batches = math.ceil(blocks / self.batch_size)
+        fitted = next(
+            (replace(self, accumulate_grad_batches=a) for a in range(self.accumulate_grad_batches, 0, -1)
+             if replace(self, accumulate_grad_batches=a).steps(blocks) >= self.min_steps),
+            replace(self, accumulate_grad_batches=1, epochs=math.ceil(self.min_steps / batches)),
+        )  # fmt: skip
+        return fitted, (
+            f"{shape}, fewer than min_steps={self.min_steps}: training {fitted.batch_size} x {fitted.accumulate_grad_batches} "
+            f"blocks a step for {fitted.epochs} epochs ({fitted.steps(blocks)} steps)"
+        )

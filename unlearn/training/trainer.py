@@ -200,6 +200,9 @@ def fit(
     _quiet_lightning()
     pl.seed_everything(seed, verbose=False)
     processes = make_trainer.processes
+    spec, fitted = spec.for_corpus(len(dataset))
+    if fitted is not None and processes.is_main:
+        log.warning("%s: %s", stage, fitted)
     lengths = dataset.attention_mask.sum(dim=1).tolist() if spec.length_group_batches else ()
     batches = ShardedBatches(len(dataset), spec.batch_size, seed, processes.rank, processes.world_size, lengths, spec.length_group_batches)
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_trimmed)

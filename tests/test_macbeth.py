@@ -1,0 +1,98 @@
+"""The real target shipped with the project (`target=macbeth`): its files resolve from the
+installed package, every evaluator accepts them, and its probes are what the selection
+script measured the baseline to answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+from tests.conftest import compose_config
+from unlearn.anchors.dictionary import load_dictionary
+from unlearn.cache import StageCache
+from unlearn.errors import SettingError
+from unlearn.evaluation import probes as probe_module
+from unlearn.evaluation.probes import ProbeRecall, read_probes
+from unlearn.files import read_documents
+from unlearn.targets import prepare_target
+from unlearn.targets.text_files import TextFilesTarget
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "unlearn" / "targets" / "macbeth"
+
+
+@pytest.fixture(scope="module")
+def macbeth(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("macbeth")
+    cfg = compose_config(["target=macbeth"], tmp_path)
+    return cfg, prepare_target(instantiate(cfg.target), StageCache(tmp_path / "cache")).files
+
+
+def test_target_is_the_plays_first_acts_with_its_later_acts_held_out(macbeth):
+    cfg, files = macbeth
+    assert cfg.model.name == "smollm2"
+    corpus, heldout = read_documents(files.corpus), read_documents(files.heldout)
+    assert [d.splitlines()[0] for d in corpus] == ["ACT I.", "ACT II.", "ACT III."]
+    assert [d.splitlines()[0] for d in heldout] == ["ACT IV.", "ACT V."]
+    assert not any("Macbeth" in d or "MACBETH" in d for d in read_documents(files.generic_heldout))
+    assert len(files.related_heldout) == 2 and all(p.is_file() for p in files.related_heldout)
+
+
+def test_every_evaluator_accepts_the_shipped_files(macbeth):
+    cfg, files = macbeth
+    for name, node in cfg.evaluator.items():
+        if name == "knowledge_qa":
+            continue  # the play ships no question/answer pairs: that evaluator is skipped with a warning
+        instantiate(node).check(files)
+    dictionary = load_dictionary(files.anchors)
+    corpus = "\n".join(read_documents(files.corpus))
+    assert all(term in corpus for term in dictionary), [t for t in dictionary if t not in corpus]
+
+
+def test_probes_are_the_candidates_the_baseline_answered():
+    """probes.jsonl is what experiments/macbeth/select_probes.py wrote: the rows its table marks kept."""
+    table = (ROOT / "experiments" / "macbeth" / "probe_selection.md").read_text()
+    kept_prompts = [json.loads(f'"{m}"') for m in re.findall(r"^\| yes \| \w+ \| (.*?) \| ", table, re.M)]
+    probes = read_probes(SHIPPED / "probes.jsonl")
+    assert [p.prompt for p in probes] == kept_prompts
+    candidates = [json.loads(line) for line in (SHIPPED / "probe_candidates.jsonl").read_text().splitlines()]
+    assert {p.prompt for p in probes} <= {c["prompt"] for c in candidates}
+    counts = Counter((p.split, p.group) for p in probes)
+    assert counts[("forget", "macbeth")] >= 10 and counts[("retain", "general")] >= 10, counts
+
+
+def test_relative_paths_start_from_the_package_and_a_missing_package_is_named(tmp_path):
+    target = TextFilesTarget(name="m", corpus=["play/act1.txt"], probes="probes.jsonl", package="unlearn.targets.macbeth")
+    assert target.lists["corpus"] == (SHIPPED / "play" / "act1.txt",)
+    assert target.singles["probes"] == SHIPPED / "probes.jsonl"
+    with pytest.raises(SettingError, match=r"package=unlearn\.targets\.nowhere is not an installed Python package"):
+        TextFilesTarget(name="m", corpus=["play/act1.txt"], package="unlearn.targets.nowhere")
+
+
+def test_probe_groups_are_reported_beside_their_split(tmp_path, monkeypatch):
+    rows = [
+        ("The capital of France is", "Paris", "retain", "general", " Paris."),
+        ("The capital of Japan is", "Tokyo", "retain", "general", " Kyoto."),
+        ("To be, or not to be, that is the", "question", "retain", "shakespeare", " question."),
+        ("Fair is foul, and foul is", "fair", "forget", None, " fair."),
+    ]
+    path = tmp_path / "probes.jsonl"
+    path.write_text(
+        "".join(json.dumps({"prompt": p, "answer": a, "kind": "recall", "split": s, "group": g}) + "\n" for p, a, s, g, _ in rows)
+    )
+    monkeypatch.setattr(probe_module, "complete", lambda model, tokenizer, prompts, *args: [r[4] for r in rows])
+    from unlearn.targets import TargetFiles
+
+    measured = ProbeRecall(max_new_tokens=4, batch_size=2).evaluate(None, None, TargetFiles(name="t", corpus=(), probes=path))
+    assert measured.metrics == {
+        "probe/forget_recall": 1.0,
+        "probe/retain_recall": pytest.approx(2 / 3),
+        "probe/retain_general_recall": 0.5,
+        "probe/retain_shakespeare_recall": 1.0,
+    }
+    assert measured.sides["probe/retain_general_recall"] == "utility"
