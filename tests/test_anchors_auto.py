@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 from tests.conftest import TINY_WORLD, compose_config, stage_runner, target_files
 from unlearn.anchors.dictionary import load_dictionary
 from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives, terms_in
+from unlearn.anchors.model_reference import alternatives_of, rarity_of, rate_terms
 from unlearn.errors import UserError
 from unlearn.targets import TargetArtifact
 
@@ -67,12 +68,16 @@ def test_auto_recovers_most_of_the_tiny_worlds_true_terms_and_writes_a_reviewabl
     assert runner.cache.used["dictionary"]["hit"]
 
 
-def test_auto_without_reference_text_names_the_key(tiny_world_files, tmp_path):
+def test_without_reference_text_the_baseline_stands_in_unless_turned_off(tiny_world_files, tmp_path):
     from dataclasses import replace
 
+    without = replace(tiny_world_files, generic=())
     auto = instantiate(compose_config(["anchors=auto"], tmp_path).anchors)
-    with pytest.raises(UserError, match=r"anchors\.reference"):
-        auto.check(replace(tiny_world_files, generic=(), generic_heldout=()))
+    auto.check(without)
+    assert auto.reads_baseline(without) and not auto.reads_baseline(tiny_world_files)
+    text_only = instantiate(compose_config(["anchors=auto", "anchors.baseline_reference=false"], tmp_path).anchors)
+    with pytest.raises(UserError, match=r"anchors\.reference=.*anchors\.baseline_reference=true"):
+        text_only.check(without)
 
 
 def test_reinforced_gain_adds_the_most_raised_terms_the_rate_test_missed():
@@ -96,10 +101,75 @@ def test_reinforced_terms_on_the_tiny_world_read_the_reinforced_model(tiny_run, 
     built = build_models(compose_config(overrides, tmp_path), prepare(compose_config(overrides, tmp_path)))
     assert built.dictionary.dictionary.terms
     assert built.reinforced is not None, "the dictionary was built from the reinforced model"
-    corpus_cfg = compose_config([*overrides, "anchors.reinforced_terms=0"], tmp_path)
+    corpus_cfg = compose_config([*overrides, "anchors.reinforced_terms=0", "anchors.baseline_reference=false"], tmp_path)
     corpus_only = build_models(corpus_cfg, prepare(corpus_cfg))
     assert corpus_only.dictionary.dictionary.terms and corpus_only.reinforced is None
     assert corpus_only.dictionary.key != built.dictionary.key
 
     with pytest.raises(UserError, match=r"anchors\.reinforced_terms"):
         prepare(compose_config([*overrides, "reinforce=none", "labels=anchored_only"], tmp_path))
+
+
+def test_against_the_baseline_rare_terms_are_kept_when_the_reinforced_model_raises_them():
+    counts = TermCounts.of(TARGET)
+    logprob = {"Kelara": -30.0, "Ashwick": -30.0, "candles": -30.0, "came": -2.0}
+    rarity = rarity_of(counts, logprob)
+    assert rarity["Kelara"] > rarity["came"]
+    gains = {"Kelara": 2.0, "Ashwick": 1.5, "candles": 0.1, "came": 3.0}
+    found = rate_terms(counts, rarity, lambda terms: {t: gains[t] for t in terms}, min_rarity=10.0, min_gain=1.0, min_contexts=2)
+    assert [d.term for d in found] == ["Ashwick", "Kelara"] or {d.term for d in found} == {"Ashwick", "Kelara"}
+    assert all(d.gain is not None for d in found)
+    assert {d.term for d in rate_terms(counts, rarity, None, 10.0, 1.0, 2)} == {"Kelara", "Ashwick"}  # candles: one context
+
+
+class PieceTokenizer:
+    """Token ids of whole pieces: enough to read a model's top predictions as words."""
+
+    pieces = (" the", " John", " Kel", " Mary", " jo", "MAC", " MAC", "BETH", " dog", " Ash")
+
+    def __call__(self, texts, **kwargs):
+        import torch
+
+        count = len(texts) if isinstance(texts, list) else 1
+        encoded = type("Encoded", (dict,), {"to": lambda self, device: self})
+        return encoded(input_ids=torch.ones(count, 2, dtype=torch.long), attention_mask=torch.ones(count, 2, dtype=torch.long))
+
+    def decode(self, ids):
+        return self.pieces[ids[0]]
+
+
+class FavouringModel:
+    """Predicts every piece, most of all the function word, then the pieces in order."""
+
+    device = "cpu"
+
+    def __call__(self, input_ids, attention_mask, logits_to_keep):
+        import torch
+
+        logits = -torch.arange(len(PieceTokenizer.pieces), dtype=torch.float).expand(input_ids.shape[0], 1, -1)
+        return type("Output", (), {"logits": logits})
+
+
+def test_alternatives_are_the_baselines_words_of_the_same_case_and_capitals_follow_the_written_name():
+    documents = ["Then Kelara spoke. Then Kelara left.", "KELARA.\nHello there, as Kelara said."]
+    alternatives = alternatives_of(FavouringModel(), PieceTokenizer(), documents, ["Kelara", "KELARA"], {"ashwick"}, 2, 4, 8)
+    assert alternatives["Kelara"] == ["John", "Mary"]  # not "the" (a function word), "Kel" (the term's start), "jo" (short)
+    assert alternatives["KELARA"] == ["JOHN", "MARY"]
+
+
+def test_a_terms_gain_is_read_from_the_spelling_the_text_holds():
+    import torch
+
+    from unlearn.anchors.gain import TermGain, TokenGain
+
+    class Spelling:
+        def __call__(self, text, add_special_tokens=False):
+            return {"input_ids": [6, 7] if text.startswith(" ") else [5, 7]}
+
+    gain = torch.zeros(10)
+    gain[5], gain[6], gain[7] = 3.0, -1.0, 1.0
+    seen = torch.zeros(10)
+    seen[5], seen[6] = 20, 1
+    assert TermGain(TokenGain(gain, seen), Spelling()).of_terms(["MACBETH"]) == {"MACBETH": 2.0}
+    seen[6] = 40
+    assert TermGain(TokenGain(gain, seen), Spelling()).of_terms(["MACBETH"]) == {"MACBETH": 0.0}

@@ -20,11 +20,13 @@ ALWAYS = {"target", "baseline", "report"}
         (["stages=[evaluate]"], ALWAYS | {"evaluate"}),
         (["stages=[reinforce]"], ALWAYS | {"blocks", "reinforce"}),
         (["stages=[dictionary]", "anchors=auto", "anchors.reinforced_terms=3"], ALWAYS | {"blocks", "reinforce", "dictionary"}),
-        (["stages=[dictionary]", "anchors=auto"], ALWAYS | {"blocks", "dictionary"}),
+        (["stages=[dictionary]", "anchors=auto"], ALWAYS | {"blocks", "reinforce", "dictionary"}),
+        (["stages=[dictionary]", "anchors=auto", "anchors.baseline_reference=false"], ALWAYS | {"blocks", "dictionary"}),
+        (["stages=[dictionary]", "anchors=auto", "reinforce=none", "labels=anchored_only"], ALWAYS | {"blocks", "dictionary"}),
     ],
 )
 def test_a_stage_brings_the_stages_it_needs(overrides, expected, tmp_path):
     cfg = compose_config(overrides, tmp_path)
     labels = build(cfg.labels, "labels")
     anchors = build(cfg.anchors, "anchors") if labels.translate else None
-    assert planned_stages(list(cfg.stages), labels, anchors) == expected
+    assert planned_stages(list(cfg.stages), labels, anchors, build(cfg.reinforce, "reinforce")) == expected

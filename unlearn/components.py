@@ -61,8 +61,11 @@ class Prepared:
     skipped_evaluators: dict[str, str]
 
 
-def planned_stages(requested: list[str], labels: LabelGenerator, anchors: AnchorSource | None) -> frozenset[str]:
-    """The stages a run goes through: those asked for, and those they need."""
+def planned_stages(
+    requested: list[str], labels: LabelGenerator, anchors: AnchorSource | None, reinforce: Reinforcement = None
+) -> frozenset[str]:
+    """The stages a run goes through: those asked for, and those they need (a source that
+    may read the reinforced model gets it when the run can build one)."""
     stages = {"target", "baseline", "report", *requested}
     if "unlearn" in stages:
         stages.add("labels")
@@ -70,7 +73,7 @@ def planned_stages(requested: list[str], labels: LabelGenerator, anchors: Anchor
         stages.add("dictionary")
     if "labels" in stages and labels.reads_reinforced:
         stages.add("reinforce")
-    if "dictionary" in stages and anchors is not None and anchors.gain_terms:
+    if "dictionary" in stages and anchors is not None and (anchors.gain_terms or (anchors.reads_reinforced and reinforce is not None)):
         stages.add("reinforce")
     if stages & {"reinforce", "dictionary", "labels"}:
         stages.add("blocks")
@@ -151,16 +154,17 @@ def build_components(cfg: DictConfig, processes: Processes) -> Components:
     anchors: AnchorSource | None = build(cfg.anchors, "anchors") if labels.translate else None
     if cfg.get("logger"):
         check(cfg.logger, "logger")  # built by the run once it starts (unlearn/pipeline.py): its loggers import Lightning
+    reinforce: Reinforcement = build(cfg.reinforce, "reinforce")
     parts = Components(
         target=build(cfg.target, "target"),
         model=build(cfg.model, "model"),
-        reinforce=build(cfg.reinforce, "reinforce"),
+        reinforce=reinforce,
         anchors=anchors,
         labels=labels,
         unlearn=build(cfg.unlearn, "unlearn"),
         evaluators={name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items()},
         objective=build(cfg.objective, "objective"),
-        stages=planned_stages(list(cfg.stages), labels, anchors),
+        stages=planned_stages(list(cfg.stages), labels, anchors, reinforce),
     )
     _check_combination(cfg, parts, processes)
     return parts

@@ -23,6 +23,7 @@ from transformers import PreTrainedTokenizerBase
 from unlearn.anchors import AnchorSource, alignment
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.gain import TermGain, next_token_gain
+from unlearn.anchors.model_reference import ModelReading
 from unlearn.blocks import BlockDataset, Blocks, make_blocks
 from unlearn.cache import StageCache, cache_key, content_key
 from unlearn.clock import StageClock
@@ -169,12 +170,15 @@ class StageRunner:
     ) -> DictionaryArtifact:  # fmt: skip
         """Written by rank 0 alone (the others wait); every process reads it."""
         with self.clock("dictionary"):
-            gain_key = reinforced.key if anchors.gain_terms else None
-            key = cache_key("dictionary", anchors.settings(target.files), [target.corpus_key, gain_key or "no-gain"])
+            reads_baseline = anchors.reads_baseline(target.files)
+            gain_from = reinforced if anchors.gain_terms or reads_baseline else None
+            read = [baseline.key if reads_baseline else "no-baseline", gain_from.key if gain_from else "no-gain"]
+            key = cache_key("dictionary", anchors.settings(target.files), [target.corpus_key, *read])
 
             def write(out: Path) -> None:
-                gain = term_gain(source, baseline, reinforced, blocks, batch_size) if anchors.gain_terms else None
-                (out / DICTIONARY_FILE).write_text(anchors.write(target.files, gain), encoding="utf-8")
+                reads_models = reads_baseline or gain_from is not None
+                reading = model_reading(source, baseline, gain_from, blocks, batch_size, reads_baseline) if reads_models else None
+                (out / DICTIONARY_FILE).write_text(anchors.write(target.files, reading), encoding="utf-8")
 
             folder = self.cache.fetch("dictionary", key, write)
             if anchors.review_copy and self.processes.is_main:
@@ -265,16 +269,20 @@ class StageRunner:
         return {"models": metrics, "sides": sides, "details": details, "skipped": skipped}
 
 
-def term_gain(
-    source: BaselineSource, baseline: ModelArtifact, reinforced: ModelArtifact, blocks: BlocksArtifact, batch_size: int
-) -> TermGain:
-    """How much the reinforced model raises each token of the target's text over the baseline (anchors/gain.py)."""
+def model_reading(
+    source: BaselineSource, baseline: ModelArtifact, reinforced: ModelArtifact | None, blocks: BlocksArtifact, batch_size: int,
+    keep_baseline: bool,
+) -> ModelReading:  # fmt: skip
+    """What an anchor source reads of the models: how much the reinforced model raises each
+    token of the target's text over the baseline (anchors/gain.py), and the baseline itself."""
     base_model, tokenizer = source.load(baseline.ref)
-    reinforced_model = source.load(reinforced.ref)[0]
-    gain = next_token_gain(base_model, reinforced_model, blocks.blocks, batch_size)
-    del base_model, reinforced_model
-    release_memory()
-    return TermGain(gain, tokenizer)
+    gain = None
+    if reinforced is not None:
+        reinforced_model = source.load(reinforced.ref)[0]
+        gain = TermGain(next_token_gain(base_model, reinforced_model, blocks.blocks, batch_size), tokenizer)
+        del reinforced_model
+        release_memory()
+    return ModelReading(gain, base_model if keep_baseline else None, tokenizer)
 
 
 def label_inputs(

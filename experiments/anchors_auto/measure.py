@@ -22,7 +22,7 @@ from unlearn.anchors.dictionary import load_dictionary
 from unlearn.components import prepare
 from unlearn.config import compose_config
 from unlearn.pipeline import Artifacts, build_models
-from unlearn.stages import term_gain
+from unlearn.stages import model_reading
 
 HERE = Path(__file__).resolve().parent
 WORLD_SEEDS = [0, 1, 2]
@@ -73,7 +73,7 @@ def gain_of_true_terms(overrides: list[str], out: Path) -> dict:
     cfg = compose_config([f"paths.output_dir={out / 'gain'}", "anchors=from_target", "stages=[reinforce]", *overrides])
     prepared = prepare(cfg)
     parts, run = prepared.parts, build_models(cfg, prepared)
-    gain = term_gain(parts.model, run.baseline, run.reinforced, run.blocks, parts.labels.batch_size)
+    gain = model_reading(parts.model, run.baseline, run.reinforced, run.blocks, parts.labels.batch_size, keep_baseline=False).gain
     text = " ".join(run.blocks.blocks.texts)
     true = set(load_dictionary(run.target.files.anchors))
     terms = gain.of_terms(t for t in sorted(true) if " " not in t and re.search(rf"\b{re.escape(t)}\b", text))

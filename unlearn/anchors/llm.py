@@ -14,7 +14,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import ClassVar
 
-from unlearn.anchors.gain import TermGain
+from unlearn.anchors import ReadsNoModel
+from unlearn.anchors.model_reference import ModelReading
 from unlearn.chat import ChatClient
 from unlearn.errors import UserError
 from unlearn.files import fingerprint, read_documents
@@ -87,7 +88,7 @@ def consolidate(replies: list[dict[str, list[str]]], per_term: int) -> dict[str,
 
 
 @dataclass(kw_only=True)
-class LLMAnchors(ChatClient):
+class LLMAnchors(ReadsNoModel, ChatClient):
     title: str
     passages: int
     passage_chars: int
@@ -96,7 +97,6 @@ class LLMAnchors(ChatClient):
     timeout_s: float = 120.0
     review_copy: str | None = None
     config_key: ClassVar[str] = "anchors"
-    gain_terms: ClassVar[int] = 0
 
     def check(self, target: TargetFiles) -> None:
         """The endpoint is reached only if the dictionary is not cached; its key is checked then."""
@@ -106,7 +106,7 @@ class LLMAnchors(ChatClient):
         keys = ("base_url", "model", "title", "passages", "passage_chars", "alternatives", "seed")
         return {"source": "llm", **{k: getattr(self, k) for k in keys}, "corpus": fingerprint(target.corpus)}
 
-    def write(self, target: TargetFiles, gain: TermGain | None) -> str:
+    def write(self, target: TargetFiles, reading: ModelReading | None) -> str:
         return "\n".join(self.extract(target)) + "\n"
 
     def extract(self, target: TargetFiles) -> list[str]:
