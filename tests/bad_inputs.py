@@ -86,7 +86,9 @@ CASES = [
         {"book/c.jsonl": '{"prompt": "Kelara"}\n'},
     ),
     BadInput(
-        "anchors: auto without reference text", [*TEXT_TARGET, "anchors=auto"], r"anchors=auto needs ordinary text .* anchors\.reference"
+        "anchors: auto without reference text or baseline",
+        [*TEXT_TARGET, "anchors=auto", "anchors.baseline_reference=false"],
+        r"anchors=auto needs ordinary text .* anchors\.reference",
     ),
     BadInput(
         "anchors: auto reference missing",

@@ -155,21 +155,3 @@ def test_alternatives_are_the_baselines_words_of_the_same_case_and_capitals_foll
     alternatives = alternatives_of(FavouringModel(), PieceTokenizer(), documents, ["Kelara", "KELARA"], {"ashwick"}, 2, 4, 8)
     assert alternatives["Kelara"] == ["John", "Mary"]  # not "the" (a function word), "Kel" (the term's start), "jo" (short)
     assert alternatives["KELARA"] == ["JOHN", "MARY"]
-
-
-def test_a_terms_gain_is_read_from_the_spelling_the_text_holds():
-    import torch
-
-    from unlearn.anchors.gain import TermGain, TokenGain
-
-    class Spelling:
-        def __call__(self, text, add_special_tokens=False):
-            return {"input_ids": [6, 7] if text.startswith(" ") else [5, 7]}
-
-    gain = torch.zeros(10)
-    gain[5], gain[6], gain[7] = 3.0, -1.0, 1.0
-    seen = torch.zeros(10)
-    seen[5], seen[6] = 20, 1
-    assert TermGain(TokenGain(gain, seen), Spelling()).of_terms(["MACBETH"]) == {"MACBETH": 2.0}
-    seen[6] = 40
-    assert TermGain(TokenGain(gain, seen), Spelling()).of_terms(["MACBETH"]) == {"MACBETH": 0.0}

@@ -130,7 +130,9 @@ def _assert_plain_folder(folder: Path) -> None:
     assert not any(info[kind] for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")), info
 
 
-@pytest.mark.parametrize("trainer", ["ddp_cpu", "fsdp_cpu"])
+# DDP's case is slow (47 s): the default suite keeps FSDP's, which runs the same launcher,
+# distributed labels and gathering, and adds sharding.
+@pytest.mark.parametrize("trainer", [pytest.param("ddp_cpu", marks=pytest.mark.slow), "fsdp_cpu"])
 def test_two_processes_match_one_process(trainer, tiny_run, tmp_path):
     cfg, _ = tiny_run
     single = Path(cfg.paths.cache_dir)

@@ -24,9 +24,8 @@ if TYPE_CHECKING:
 
 
 @torch.inference_mode()
-def next_token_gain(baseline: PreTrainedModel, reinforced: PreTrainedModel, blocks: Blocks, batch_size: int) -> TokenGain:
-    """Per token id, the mean log-probability gain where it is the next token (0 where it never
-    is), and how often it is."""
+def next_token_gain(baseline: PreTrainedModel, reinforced: PreTrainedModel, blocks: Blocks, batch_size: int) -> torch.Tensor:
+    """Per token id, the mean log-probability gain where it is the next token (0 where it never is)."""
     vocabulary = baseline.config.vocab_size
     total, seen = torch.zeros(vocabulary), torch.zeros(vocabulary)
     for start in range(0, len(blocks), batch_size):
@@ -40,28 +39,15 @@ def next_token_gain(baseline: PreTrainedModel, reinforced: PreTrainedModel, bloc
         kept = mask[:, 1:].bool()
         total.index_add_(0, following.cpu()[kept], (gains[0] - gains[1]).cpu()[kept])
         seen.index_add_(0, following.cpu()[kept], torch.ones(int(kept.sum())))
-    return TokenGain(total / seen.clamp(min=1), seen)
-
-
-@dataclass(frozen=True)
-class TokenGain:
-    gain: torch.Tensor
-    seen: torch.Tensor
+    return total / seen.clamp(min=1)
 
 
 @dataclass
 class TermGain:
-    """Per-token gains (next_token_gain) read as terms: a term's gain is the mean over its
-    tokens, as the text spells them: after a space, or at a line's start (a verse line, a
-    speaker's name in a script), whichever of the two the target holds more often."""
+    """Per-token gains (next_token_gain) read as terms: a term's gain is the mean over its tokens."""
 
-    tokens: TokenGain
+    gain: torch.Tensor
     tokenizer: PreTrainedTokenizerBase
 
     def of_terms(self, terms: Iterable[str]) -> dict[str, float]:
-        return {term: self._of(term) for term in terms}
-
-    def _of(self, term: str) -> float:
-        spellings = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in (" " + term, term)]
-        ids = max(spellings, key=lambda ids: float(self.tokens.seen[ids[0]]))
-        return float(self.tokens.gain[ids].mean())
+        return {term: float(self.gain[self.tokenizer(" " + term, add_special_tokens=False)["input_ids"]].mean()) for term in terms}

@@ -1,0 +1,79 @@
+"""The unlearning fine-tune's learning rate on Macbeth with SmolLM2, against the issue's
+criteria: the forget side halved (probability familiarity, forget probes) while utility
+holds (general-knowledge probes lose at most one, lm-eval within 0.05, perplexity on
+ordinary prose at most +15%). Perplexity on the same author's other plays is reported.
+
+    python experiments/macbeth/sweep.py [point ...]     # all points, or the named ones
+
+Each point is one `python -m unlearn target=macbeth ...` run (the reinforced model and the
+labels are shared through the cache, so a point costs its unlearning fine-tune and the
+evaluation); its report.json is copied to runs/<point>.json and results.md is written
+from every runs/*.json. Timings are of whatever else the machine was doing at the time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RUNS = HERE / "runs"
+# The reinforced model of every point: 4 epochs of 5 batches of 8 blocks, one step a batch.
+REINFORCE = ["reinforce.lr=3e-5", "reinforce.accumulate_grad_batches=1", "reinforce.epochs=4"]
+POINTS = {
+    f"unlearn_lr{lr}": [*REINFORCE, f"unlearn.lr={lr}", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
+    for lr in ("1e-5", "3e-5", "1e-4")
+}
+FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
+UTILITY = ("probe/retain_general_recall", "lm_eval/general_knowledge/acc", "perplexity/generic_heldout")
+PROBES = HERE.parent.parent / "unlearn" / "targets" / "macbeth" / "probes.jsonl"
+GENERAL = sum(json.loads(line).get("group") == "general" for line in PROBES.read_text().splitlines())
+
+
+def run(name: str) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [sys.executable, "-m", "unlearn", "target=macbeth", *POINTS[name], f"hydra.run.dir={scratch}"]
+        subprocess.run(command, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+        RUNS.mkdir(exist_ok=True)
+        shutil.copyfile(Path(scratch) / "report.json", RUNS / f"{name}.json")
+
+
+def verdicts(models: dict) -> dict[str, bool]:
+    base, after = models["baseline"], models["unlearned"]
+    return {
+        "familiarity <= 50%": after["familiarity_probability/score"] <= 0.5 * base["familiarity_probability/score"],
+        "probes <= half": after["probe/forget_recall"] <= 0.5 * base["probe/forget_recall"],
+        "general probes lose <= 1": round((base["probe/retain_general_recall"] - after["probe/retain_general_recall"]) * GENERAL) <= 1,
+        "lm-eval within 0.05": abs(after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"]) <= 0.05,
+        "prose perplexity <= +15%": after["perplexity/generic_heldout"] <= 1.15 * base["perplexity/generic_heldout"],
+    }
+
+
+def summarize() -> str:
+    lines = [
+        "| point | "
+        + " | ".join(f"{m} (baseline -> unlearned)" for m in (*FORGET, *UTILITY))
+        + " | related plays' perplexity | criteria met | unlearn s | evaluate s |",
+        "|---" * (len(FORGET) + len(UTILITY) + 5) + "|",
+    ]
+    for path in sorted(RUNS.glob("*.json")):
+        report = json.loads(path.read_text())
+        models = report["models"]
+        cells = [f"{models['baseline'][m]:.3f} -> {models['unlearned'][m]:.3f}" for m in (*FORGET, *UTILITY)]
+        related = f"{models['baseline']['perplexity/related_heldout']:.1f} -> {models['unlearned']['perplexity/related_heldout']:.1f}"
+        met = [k for k, ok in verdicts(models).items() if ok]
+        timings = report["timings_s"]
+        lines.append(f"| {path.stem} | " + " | ".join(cells) + f" | {related} | {len(met)}/5: {', '.join(met)} | "
+                     f"{timings.get('unlearn', 0):.0f} | {timings.get('evaluate', 0):.0f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    for point in sys.argv[1:] or POINTS:
+        run(point)
+    (HERE / "results.md").write_text(summarize())
