@@ -51,7 +51,7 @@ def test_memory_readme_quotes_the_measurement():
 
 
 def test_macbeth_results_are_written_from_the_copied_reports():
-    """experiments/macbeth/results.md is what sweep.py writes from runs/*.json, and what its
+    """experiments/macbeth/results.md is what sweep.py writes from reports/*.json, and what its
     README says of them holds: no point meets every criterion yet, and the generic labels
     differ from the text's own next token at most positions (what limits the trade-off)."""
     import runpy
@@ -59,7 +59,7 @@ def test_macbeth_results_are_written_from_the_copied_reports():
     sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
     folder = Path("experiments/macbeth")
     assert (folder / "results.md").read_text() == sweep["summarize"]()
-    reports = [json.loads(p.read_text()) for p in sorted((folder / "runs").glob("*.json"))]
+    reports = [json.loads(p.read_text()) for p in sorted((folder / "reports").glob("*.json"))]
     assert len(reports) >= 3
     assert not any(all(sweep["verdicts"](r["models"]).values()) for r in reports)
     assert all(r["labels"]["changed_fraction"] > 0.7 for r in reports)

@@ -7,8 +7,8 @@ ordinary prose at most +15%). Perplexity on the same author's other plays is rep
 
 Each point is one `python -m unlearn target=macbeth ...` run (the reinforced model and the
 labels are shared through the cache, so a point costs its unlearning fine-tune and the
-evaluation); its report.json is copied to runs/<point>.json and results.md is written
-from every runs/*.json. Timings are of whatever else the machine was doing at the time.
+evaluation); its report.json is copied to reports/<point>.json and results.md is written
+from every reports/*.json. Timings are of whatever else the machine was doing at the time.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RUNS = HERE / "runs"
+RUNS = HERE / "reports"
 # The reinforced model of every point: 4 epochs of 5 batches of 8 blocks, one step a batch.
 REINFORCE = ["reinforce.lr=3e-5", "reinforce.accumulate_grad_batches=1", "reinforce.epochs=4"]
 POINTS = {
