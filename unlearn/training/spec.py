@@ -72,11 +72,9 @@ class FitSpec:
                 return self, f"{shape}: too few to learn anything; set min_steps (e.g. min_steps=50) or lower accumulate_grad_batches"
             return self, None
         batches = math.ceil(blocks / self.batch_size)
-        fitted = next(
-            (replace(self, accumulate_grad_batches=a) for a in range(self.accumulate_grad_batches, 0, -1)
-             if replace(self, accumulate_grad_batches=a).steps(blocks) >= self.min_steps),
-            replace(self, accumulate_grad_batches=1, epochs=math.ceil(self.min_steps / batches)),
-        )  # fmt: skip
+        lowered = (replace(self, accumulate_grad_batches=a) for a in range(self.accumulate_grad_batches, 0, -1))
+        longer = replace(self, accumulate_grad_batches=1, epochs=math.ceil(self.min_steps / batches))
+        fitted = next((spec for spec in lowered if spec.steps(blocks) >= self.min_steps), longer)
         return fitted, (
             f"{shape}, fewer than min_steps={self.min_steps}: training {fitted.batch_size} x {fitted.accumulate_grad_batches} "
             f"blocks a step for {fitted.epochs} epochs ({fitted.steps(blocks)} steps)"
