@@ -20,6 +20,8 @@ from unlearn.errors import UserError
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from unlearn.labels.soft import SoftTargets
+
 NO_OFFSET = -1
 # The index of a block that holds no labels: a process's share of a batch smaller than the
 # number of processes (training/sampling.py) still runs one forward and backward pass.
@@ -77,10 +79,11 @@ def make_blocks(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], co
 class BlockDataset(Dataset):
     """Blocks with their labels: the next tokens themselves (pretraining, reinforcement) or
     generic labels (unlearning); -100 where there is nothing to learn, and everywhere in the
-    WEIGHTLESS block (see ShardedBatches)."""
+    WEIGHTLESS block (see ShardedBatches). Soft generic labels add each position's target
+    tokens and probabilities (labels/soft.py), read only where `labels` labels a position."""
 
-    def __init__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor):
-        self.input_ids, self.attention_mask, self.labels = input_ids, attention_mask, labels
+    def __init__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, soft: SoftTargets | None = None):
+        self.input_ids, self.attention_mask, self.labels, self.soft = input_ids, attention_mask, labels, soft
 
     @classmethod
     def next_tokens(cls, blocks: Blocks) -> BlockDataset:
@@ -91,4 +94,7 @@ class BlockDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         labels = torch.full_like(self.labels[0], -100) if index == WEIGHTLESS else self.labels[index]
-        return {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": labels}
+        row = {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": labels}
+        if self.soft is not None:
+            row |= {"target_ids": self.soft.ids[index], "target_probs": self.soft.probs[index]}
+        return row

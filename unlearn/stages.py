@@ -34,6 +34,7 @@ from unlearn.files import read_documents
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore, fill_undecided
 from unlearn.labels.generate import IGNORE, LabelInputs
+from unlearn.labels.soft import SoftTargets, soft_targets
 from unlearn.models import BaselineSource, PretrainedModel, ToyLlama, release_memory
 from unlearn.reinforce import FinetuneReinforcement, LoraAdapter, ReinforcedFromPath
 from unlearn.targets import TargetArtifact, TargetFiles
@@ -191,11 +192,14 @@ class StageRunner:
         self, generator: LabelGenerator, source: BaselineSource, baseline: ModelArtifact, blocks: BlocksArtifact,
         reinforced: ModelArtifact | None, dictionary: DictionaryArtifact | None,
     ) -> LabelsArtifact:  # fmt: skip
-        """Labels for the generator's alpha, decided from the candidate store (one pass over the
-        corpus for every alpha) and, where it leaves positions open, a forward pass of their batches."""
+        """Hard labels for the generator's alpha, decided from the candidate store (one pass over
+        the corpus for every alpha) and, where it leaves positions open, a forward pass of their
+        batches; soft targets from a pass of their own."""
         with self.clock("labels"):
             reads = reinforced if generator.reads_reinforced else None
-            settings = {k: v for k, v in asdict(generator).items() if k != "alpha"}
+            # Each kind of label is keyed by the settings it reads (hard labels of any alpha share one candidate store).
+            unread = ("alpha", "top_k", "store_alphas") if generator.soft else ("alpha", "targets", "temperature", "soft_top_k")
+            settings = {k: v for k, v in asdict(generator).items() if k not in unread}
             spec = {
                 "labels": settings,
                 "dictionary": dictionary.key if dictionary else None,
@@ -225,6 +229,18 @@ class StageRunner:
                 decided = 1 - len(undecided) / max(len(store.positions), 1)
                 write_labels(out, blocks.blocks, labels, {"decided_fraction": decided, "recomputed_batches": recomputed})
 
+            def distribute(out: Path) -> None:
+                """Soft targets take one pass of their own (labels/soft.py); rank 0 writes them."""
+                targets = soft_targets(inputs(), generator.temperature, generator.soft_top_k, self.processes)
+                release_memory()
+                if targets is not None:
+                    labels = targets.labels()
+                    kept_mass = float(targets.probs.sum(dim=-1)[labels != IGNORE].mean())
+                    write_labels(out, blocks.blocks, labels, {"soft_kept_mass": kept_mass}, targets)
+
+            if generator.soft:
+                key = cache_key("soft_labels", {**spec, "alpha": generator.alpha}, [blocks.key, reads.key if reads else "no-reinforced"])
+                return LabelsArtifact(self.cache.fetch("labels", key, distribute, collective=True), key)
             key = cache_key("labels", {"alpha": generator.alpha}, [candidates_key])
             return LabelsArtifact(self.cache.fetch("labels", key, decide, collective=True), key)
 
@@ -232,7 +248,8 @@ class StageRunner:
         with self.clock("unlearn"):
             key = cache_key("unlearn", {"unlearn": asdict(spec), "seed": self.seed}, [labels.key, baseline.key])
             tensors = load_file(labels.folder / LABELS_FILE)
-            dataset = BlockDataset(tensors["input_ids"], tensors["attention_mask"], tensors["labels"])
+            soft = SoftTargets(tensors["target_ids"], tensors["target_probs"]) if "target_ids" in tensors else None
+            dataset = BlockDataset(tensors["input_ids"], tensors["attention_mask"], tensors["labels"], soft)
             return ModelArtifact(str(self._finetune(source, baseline, dataset, spec, "unlearn", key)), key)
 
     def evaluate(
@@ -297,9 +314,13 @@ def label_inputs(
     return LabelInputs(blocks.blocks, generator, base_model, reinforced_model, tokenizer, anchored, seed)
 
 
-def write_labels(out: Path, blocks: Blocks, labels: torch.Tensor, stats: dict[str, float]) -> None:
-    """The labels beside the blocks they belong to, and what share of positions they label and change."""
-    save_file({"input_ids": blocks.input_ids, "attention_mask": blocks.attention_mask, "labels": labels}, out / LABELS_FILE)
+def write_labels(out: Path, blocks: Blocks, labels: torch.Tensor, stats: dict[str, float], soft: SoftTargets | None = None) -> None:
+    """The labels (and soft targets) beside the blocks they belong to, and what share of
+    positions they label and change (the argmax, for soft targets)."""
+    tensors = {"input_ids": blocks.input_ids, "attention_mask": blocks.attention_mask, "labels": labels}
+    if soft is not None:
+        tensors |= {"target_ids": soft.ids, "target_probs": soft.probs}
+    save_file(tensors, out / LABELS_FILE)
     labelled = labels != IGNORE
     changed = labelled & (labels != blocks.input_ids)
     stats = {

@@ -28,6 +28,9 @@ REINFORCE = ["reinforce.lr=3e-5", "reinforce.accumulate_grad_batches=1", "reinfo
 POINTS = {
     f"unlearn_lr{lr}": [*REINFORCE, f"unlearn.lr={lr}", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
     for lr in ("1e-5", "3e-5", "1e-4")
+} | {
+    f"soft_lr{lr}": [*REINFORCE, "labels=soft", f"unlearn.lr={lr}", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
+    for lr in ("1e-4", "3e-4")
 }
 FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
 UTILITY = ("probe/retain_general_recall", "lm_eval/general_knowledge/acc", "perplexity/generic_heldout")

@@ -5,6 +5,8 @@ baseline reads the anchored translation of each block (the paper) or the origina
 (`labels=reinforced_only`), and `alpha` how far the reinforced model's gains push tokens
 down; with alpha = 0 the reinforced model drops out and the labels are the baseline's
 prediction on the translation alone (`labels=anchored_only`, which needs no reinforced model).
+`targets` says what the fine-tune learns of the combination: its argmax (`hard`, the paper's)
+or its distribution at `temperature` (`soft`, labels/soft.py).
 """
 
 from __future__ import annotations
@@ -21,17 +23,24 @@ def whp_combination(base: torch.Tensor, reinforced: torch.Tensor, alpha: float) 
     return base - alpha * torch.relu(reinforced - base)
 
 
+TARGETS = ("hard", "soft")
+
+
 @dataclass
 class LabelGenerator:
     """`batch_size` blocks per forward pass; per position, the top `top_k` tokens kept at alpha 0
-    and at each of `store_alphas`, so that labels for any alpha up to the largest of them come
-    from one pass (labels/candidates.py)."""
+    and at each of `store_alphas`, so that hard labels for any alpha up to the largest of them
+    come from one pass (labels/candidates.py). Soft targets keep the `soft_top_k` most probable
+    tokens of softmax(v_generic / temperature) per position (labels/soft.py)."""
 
     alpha: float
     batch_size: int
     top_k: int = 8
     translate: bool = True
     store_alphas: list[float] = field(default_factory=lambda: [1.25, 2.5, 5.0, 10.0, 20.0])
+    targets: str = "hard"
+    temperature: float = 1.0
+    soft_top_k: int = 32
 
     def __post_init__(self) -> None:
         if self.alpha < 0:
@@ -42,6 +51,16 @@ class LabelGenerator:
             raise SettingError("top_k", self.top_k, "must be at least 1 (candidates of each kind kept per position; 8 is plenty)")
         if not self.store_alphas or any(not a > 0 for a in self.store_alphas) or sorted(set(self.store_alphas)) != self.store_alphas:
             raise SettingError("store_alphas", self.store_alphas, "must be alphas > 0 in ascending order, e.g. [1.25, 2.5, 5, 10, 20]")
+        if self.targets not in TARGETS:
+            raise SettingError("targets", self.targets, f"must be one of {', '.join(TARGETS)} (v_generic's argmax or its distribution)")
+        if not self.temperature > 0:
+            raise SettingError("temperature", self.temperature, "must be > 0 (soft targets are softmax(v_generic / temperature))")
+        if self.soft_top_k < 1:
+            raise SettingError("soft_top_k", self.soft_top_k, "must be at least 1 (tokens of each soft target kept; 32 is plenty)")
+
+    @property
+    def soft(self) -> bool:
+        return self.targets == "soft"
 
     @property
     def reads_reinforced(self) -> bool:

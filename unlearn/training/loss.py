@@ -8,7 +8,8 @@ onto the vocabulary a chunk of labelled positions at a time, each chunk's logits
 in the backward pass instead of kept (activation checkpointing of the output layer), so at
 most one chunk's logits exist at a time. The result is the model's own loss: the sum of the
 labelled positions' cross-entropy over `num_items_in_batch` (the batch's labelled tokens,
-or all processes' share of them), labels shifted as the model shifts them.
+or all processes' share of them), labels shifted as the model shifts them. Soft generic
+labels (labels/soft.py) take the same path with their cross-entropy to the soft targets.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers import PreTrainedModel
+
+from unlearn.labels.soft import soft_cross_entropy
 
 IGNORE = -100
 # Models whose output layer does more than a linear projection: their logits come from their own forward.
@@ -33,29 +36,57 @@ def projects_linearly(model: nn.Module) -> bool:
     return all(getattr(model.config, name, None) in (None, 1, 1.0) for name in _LOGIT_TRANSFORMS)
 
 
-def _chunk_loss(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(F.linear(hidden, weight).float(), targets, reduction="sum")
+def _chunk_loss(
+    hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor, target_ids: torch.Tensor | None, target_probs: torch.Tensor | None
+) -> torch.Tensor:
+    logits = F.linear(hidden, weight)
+    if target_ids is None:
+        return F.cross_entropy(logits.float(), targets, reduction="sum")
+    return soft_cross_entropy(logits, target_ids, target_probs)
+
+
+def _labelled(batch: dict[str, torch.Tensor], labelled: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The soft targets of the labelled positions (shifted as the labels are), or None for hard labels."""
+    if "target_ids" not in batch:
+        return None, None
+    return batch["target_ids"][:, 1:][labelled], batch["target_probs"][:, 1:][labelled]
 
 
 def chunked_causal_lm_loss(
     model: PreTrainedModel, batch: dict[str, torch.Tensor], chunk_tokens: int, num_items_in_batch: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """The model's next-token cross-entropy on `batch["labels"]` (-100: unlabelled), its output
-    layer applied to `chunk_tokens` labelled positions at a time."""
+    """The model's next-token cross-entropy on `batch["labels"]` (-100: unlabelled), or on the
+    soft targets `target_ids` / `target_probs` where the batch has them, its output layer
+    applied to `chunk_tokens` labelled positions at a time."""
     labels = batch["labels"]
     hidden = model.base_model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).last_hidden_state
     targets = labels[:, 1:]
     labelled = targets != IGNORE
     hidden, targets = hidden[:, :-1][labelled], targets[labelled]
+    target_ids, target_probs = _labelled(batch, labelled)
     weight = model.get_output_embeddings().weight
+
+    def rows(piece: slice) -> tuple[torch.Tensor | None, ...]:
+        return tuple(None if tensor is None else tensor[piece] for tensor in (hidden, targets, target_ids, target_probs))
+
     # Starts from the empty chunk, so that the loss depends on every weight even where a process's
     # share of the batch has no labelled position (data-parallel strategies reduce every gradient).
-    total = _chunk_loss(hidden[:0], weight, targets[:0])
+    first, *rest = rows(slice(0, 0))
+    total = _chunk_loss(first, weight, *rest)
     for start in range(0, len(targets), chunk_tokens):
-        piece = slice(start, start + chunk_tokens)
-        total = total + checkpoint(_chunk_loss, hidden[piece], weight, targets[piece], use_reentrant=False)
+        piece_hidden, *piece_rest = rows(slice(start, start + chunk_tokens))
+        total = total + checkpoint(_chunk_loss, piece_hidden, weight, *piece_rest, use_reentrant=False)
     items = num_items_in_batch if num_items_in_batch is not None else labelled.sum()
     return total / items
+
+
+def soft_causal_lm_loss(model: nn.Module, batch: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | None) -> torch.Tensor:
+    """The cross-entropy to the soft targets from the model's own logits, for models the chunks cannot reproduce."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).logits[:, :-1]
+    labelled = batch["labels"][:, 1:] != IGNORE
+    target_ids, target_probs = _labelled(batch, labelled)
+    items = num_items_in_batch if num_items_in_batch is not None else labelled.sum()
+    return soft_cross_entropy(logits[labelled], target_ids, target_probs) / items
 
 
 class CausalLMObjective(nn.Module):
@@ -72,6 +103,8 @@ class CausalLMObjective(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | None = None) -> torch.Tensor:
         if self.chunk_tokens:
             return chunked_causal_lm_loss(self.model, batch, self.chunk_tokens, num_items_in_batch)
+        if "target_ids" in batch:
+            return soft_causal_lm_loss(self.model, batch, num_items_in_batch)
         if num_items_in_batch is None:
             return self.model(**batch).loss
         return self.model(**batch, num_items_in_batch=num_items_in_batch).loss
