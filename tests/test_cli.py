@@ -57,6 +57,10 @@ def test_run_writes_the_report(first_run, tiny_run):
             "probe", "perplexity", "familiarity_completion", "familiarity_probability", "lm_eval", "verbatim", "knowledge_qa", "mia",
         }  # fmt: skip
     assert set(report["sides"]) == set(report["models"]["baseline"])
+    # where the evaluation's time went: every evaluator, over the three models, within the stage
+    assert set(report["evaluator_timings_s"]) == (evaluators - {"probe"}) | {"probes"}
+    assert sum(report["evaluator_timings_s"].values()) <= report["timings_s"]["evaluate"]
+    assert "| evaluator (all models) | seconds |" in (folder / "run" / "report.md").read_text()
     assert set(report["losses"]) == {"baseline", "reinforced", "unlearned"}
     assert (folder / "run" / "metrics.png").is_file() and (folder / "run" / "losses.png").is_file()
     # the tiny run built every stage; this run found each in the cache (the candidates, needed

@@ -11,10 +11,10 @@ or transformers' models, whose import alone takes seconds: the training side
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from unlearn.anchors import AnchorSource
 from unlearn.cache import StageCache
@@ -23,6 +23,7 @@ from unlearn.distributed import Processes, world_size
 from unlearn.errors import UserError
 from unlearn.evaluation import Evaluator, NotApplicable
 from unlearn.files import no_text, read_documents
+from unlearn.inference_whp import InferenceTimeWHP
 from unlearn.labels import LabelGenerator
 from unlearn.models import BaselineSource, PretrainedModel
 from unlearn.reinforce import FinetuneReinforcement, ReinforcedFromPath, Reinforcement
@@ -48,6 +49,7 @@ class Components:
     evaluators: dict[str, Evaluator]
     objective: Objective
     stages: frozenset[str]
+    compare: dict[str, InferenceTimeWHP] = field(default_factory=dict)
 
 
 @dataclass
@@ -62,11 +64,14 @@ class Prepared:
 
 
 def planned_stages(
-    requested: list[str], labels: LabelGenerator, anchors: AnchorSource | None, reinforce: Reinforcement = None
+    requested: list[str], labels: LabelGenerator, anchors: AnchorSource | None, reinforce: Reinforcement = None, compare: bool = False
 ) -> frozenset[str]:
     """The stages a run goes through: those asked for, and those they need (a source that
-    may read the reinforced model gets it when the run can build one)."""
+    may read the reinforced model gets it when the run can build one; comparison models,
+    evaluated, are built from it)."""
     stages = {"target", "baseline", "report", *requested}
+    if "evaluate" in stages and compare:
+        stages.add("reinforce")
     if "unlearn" in stages:
         stages.add("labels")
     if "labels" in stages and labels.translate:
@@ -113,6 +118,10 @@ def _check_combination(cfg: DictConfig, parts: Components, processes: Processes)
             f"anchors.reinforced_terms={parts.anchors.gain_terms} reads the reinforced model, which reinforce=none does not give; "
             "set anchors.reinforced_terms=0"
         )
+    if parts.compare and reinforce is None:
+        raise UserError(
+            f"compare={sorted(parts.compare)} reads the reinforced model, which reinforce=none does not build; choose one or compare=[]"
+        )
     if "reinforce" in cfg.stages and reinforce is None:
         raise UserError("stages names reinforce, and reinforce=none builds no reinforced model; drop it from stages or choose one")
     strategy = cfg.trainer.get("strategy")
@@ -147,6 +156,21 @@ def _check_combination(cfg: DictConfig, parts: Components, processes: Processes)
                 )
 
 
+COMPARISONS = ("whp_inference",)
+
+
+def _comparisons(cfg: DictConfig) -> dict[str, InferenceTimeWHP]:
+    """The comparison models `compare` names, each built from its own config key."""
+    given = cfg.get("compare") or []
+    if not isinstance(given, ListConfig | list):
+        raise UserError(f"compare={given} must be a list of model names, e.g. compare=[whp_inference]")
+    names = list(given)
+    unknown = [name for name in names if name not in COMPARISONS]
+    if unknown:
+        raise UserError(f"compare={names} names unknown model {unknown[0]!r}; choose from {list(COMPARISONS)}")
+    return {name: build(cfg[name], name) for name in names}
+
+
 def build_components(cfg: DictConfig, processes: Processes) -> Components:
     """Every component of the run, each setting and every combination checked."""
     _check_run_settings(cfg, processes)
@@ -155,6 +179,7 @@ def build_components(cfg: DictConfig, processes: Processes) -> Components:
     if cfg.get("logger"):
         check(cfg.logger, "logger")  # built by the run once it starts (unlearn/pipeline.py): its loggers import Lightning
     reinforce: Reinforcement = build(cfg.reinforce, "reinforce")
+    compare = _comparisons(cfg)
     parts = Components(
         target=build(cfg.target, "target"),
         model=build(cfg.model, "model"),
@@ -164,7 +189,8 @@ def build_components(cfg: DictConfig, processes: Processes) -> Components:
         unlearn=build(cfg.unlearn, "unlearn"),
         evaluators={name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items()},
         objective=build(cfg.objective, "objective"),
-        stages=planned_stages(list(cfg.stages), labels, anchors, reinforce),
+        stages=planned_stages(list(cfg.stages), labels, anchors, reinforce, bool(compare)),
+        compare=compare,
     )
     _check_combination(cfg, parts, processes)
     return parts

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import PreTrainedTokenizerBase
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.anchors import AnchorSource, alignment
 from unlearn.anchors.dictionary import AnchorDictionary
@@ -31,6 +33,7 @@ from unlearn.distributed import Processes
 from unlearn.errors import UserError
 from unlearn.evaluation import Evaluator, Measurement, NotApplicable
 from unlearn.files import read_documents
+from unlearn.inference_whp import InferenceTimeWHP
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore, fill_undecided
 from unlearn.labels.generate import IGNORE, LabelInputs
@@ -254,36 +257,52 @@ class StageRunner:
 
     def evaluate(
         self, evaluators: dict[str, Evaluator], source: BaselineSource, models: dict[str, ModelArtifact], files: TargetFiles,
-        skipped: dict[str, str],
+        skipped: dict[str, str], compare: dict[str, InferenceTimeWHP] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
-        """Every evaluator on every model: metrics, their sides and detail tables, by model. An
+        """Every evaluator on every model (the method's, then each of `compare`, built from the
+        baseline and the reinforced model): metrics, their sides and detail tables, by model. An
         evaluator whose target file is missing is skipped, with a warning and a line in `skipped`."""
+        loaders = {name: partial(source.load, artifact.ref) for name, artifact in models.items()}
+        for name, comparison in (compare or {}).items():
+            baseline, reinforced = models["baseline"].ref, models["reinforced"].ref
+            loaders[name] = partial(_combined, comparison, source, baseline, reinforced)
         metrics: dict[str, dict[str, float]] = {}
         sides: dict[str, str] = {}
         details: dict[str, dict[str, list[dict]]] = {}
+        seconds: dict[str, float] = {}  # per evaluator, over every model: where the evaluation's time goes
         skipped = dict(skipped)
         for name, reason in skipped.items():
             log.warning("skipping evaluator.%s: %s", name, reason)
         with self.clock("evaluate"):
-            for model_name, artifact in models.items():
-                model, tokenizer = source.load(artifact.ref)
+            for model_name, load in loaders.items():
+                model, tokenizer = load()
                 metrics[model_name], details[model_name] = {}, {}
                 for name, evaluator in evaluators.items():
                     if name in skipped:
                         continue
                     log.info("evaluating %s with %s", model_name, name)
+                    started = time.perf_counter()
                     try:
                         measured: Measurement = evaluator.evaluate(model, tokenizer, files)
                     except NotApplicable as reason:
                         log.warning("skipping evaluator.%s: %s", name, reason)
                         skipped[name] = str(reason)
                         continue
+                    finally:
+                        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - started, 3)
                     metrics[model_name].update(measured.metrics)
                     sides.update(measured.sides)
                     details[model_name].update(measured.tables)
                 del model
                 release_memory()
-        return {"models": metrics, "sides": sides, "details": details, "skipped": skipped}
+        return {"models": metrics, "sides": sides, "details": details, "skipped": skipped, "evaluator_timings_s": seconds}
+
+
+def _combined(
+    comparison: InferenceTimeWHP, source: BaselineSource, baseline: str, reinforced: str
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    model, tokenizer = source.load(baseline)
+    return comparison.combine(model, source.load(reinforced)[0]), tokenizer
 
 
 def model_reading(

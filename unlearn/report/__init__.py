@@ -43,7 +43,7 @@ def cell(value: Any) -> str:
 
 def _metric_table(report: dict[str, Any]) -> list[str]:
     models = list(report["models"])
-    first, last = models[0], models[-1]
+    first, last = models[0], "unlearned" if "unlearned" in models else models[-1]
     delta = len(models) > 1
     header = ["metric", "side", *models] + ([f"{last} - {first}"] if delta else [])
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
@@ -51,7 +51,8 @@ def _metric_table(report: dict[str, Any]) -> list[str]:
         values = [report["models"][m].get(name) for m in models]
         cells = [cell(v) for v in values]
         if delta:
-            cells.append(f"{values[-1] - values[0]:+.3f}" if values[0] is not None and values[-1] is not None else "")
+            before, after = values[0], report["models"][last].get(name)
+            cells.append(f"{after - before:+.3f}" if before is not None and after is not None else "")
         lines.append(f"| {name} | {report.get('sides', {}).get(name, '')} | " + " | ".join(cells) + " |")
     return lines
 
@@ -105,6 +106,9 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
         for stage, seconds in report["timings_s"].items():
             cached = report.get("cache", {}).get(stage, {})
             lines.append(f"| {stage} | {seconds:.1f} | {cached.get('key', '')} | {cached.get('hit', '')} |")
+    if report.get("evaluator_timings_s"):
+        lines += ["", "| evaluator (all models) | seconds |", "|---|---|"]
+        lines += [f"| {name} | {seconds:.1f} |" for name, seconds in report["evaluator_timings_s"].items()]
     lines += side_by_side(report)
     lines += _detail_tables(report)
     return "\n".join(lines) + "\n"
