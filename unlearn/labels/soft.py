@@ -60,10 +60,14 @@ def soft_targets(inputs: LabelInputs, temperature: float, top_k: int, processes:
     parts: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     for start in tqdm(processes.shard(inputs.batch_starts()), desc="soft labels", unit="batch", disable=not processes.is_main):
         batch = inputs.logits(start)
-        combined = inputs.generator.combine(batch.base, batch.reinforced)[:, :-1]
-        top = (combined / temperature).log_softmax(dim=-1).topk(min(top_k, combined.shape[-1]), dim=-1)
-        keep = batch.keep.unsqueeze(-1).to(top.values.device)
-        parts[start] = (top.indices.int().cpu(), torch.where(keep, top.values.exp(), 0.0).cpu())
+        # A block at a time: the batch's logits are already two full-vocabulary copies.
+        tops = [
+            (inputs.generator.combine(base[:-1], reinforced[:-1]) / temperature).log_softmax(dim=-1).topk(min(top_k, base.shape[-1]))
+            for base, reinforced in zip(batch.base, batch.reinforced, strict=True)
+        ]
+        ids, log_probs = torch.stack([top.indices for top in tops]), torch.stack([top.values for top in tops])
+        keep = batch.keep.unsqueeze(-1).to(log_probs.device)
+        parts[start] = (ids.int().cpu(), torch.where(keep, log_probs.exp(), 0.0).cpu())
     gathered = processes.gather(parts)
     if gathered is None:
         return None
