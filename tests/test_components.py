@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import compose_config
-from unlearn.components import planned_stages
-from unlearn.settings import build
+from unlearn.components import build_components
+from unlearn.distributed import Processes
 
 ALWAYS = {"target", "baseline", "report"}
 
@@ -23,10 +23,11 @@ ALWAYS = {"target", "baseline", "report"}
         (["stages=[dictionary]", "anchors=auto"], ALWAYS | {"blocks", "reinforce", "dictionary"}),
         (["stages=[dictionary]", "anchors=auto", "anchors.baseline_reference=false"], ALWAYS | {"blocks", "dictionary"}),
         (["stages=[dictionary]", "anchors=auto", "reinforce=none", "labels=anchored_only"], ALWAYS | {"blocks", "dictionary"}),
+        (["compare=[whp_inference]", "stages=[evaluate]"], ALWAYS | {"blocks", "reinforce", "evaluate"}),
+        (["unlearn=gradient_ascent"], ALWAYS | {"blocks", "unlearn", "evaluate"}),
+        (["unlearn=gradient_difference"], ALWAYS | {"blocks", "unlearn", "evaluate"}),
+        (["unlearn=npo", "compare=[whp_inference]"], ALWAYS | {"blocks", "reinforce", "unlearn", "evaluate"}),
     ],
 )
 def test_a_stage_brings_the_stages_it_needs(overrides, expected, tmp_path):
-    cfg = compose_config(overrides, tmp_path)
-    labels = build(cfg.labels, "labels")
-    anchors = build(cfg.anchors, "anchors") if labels.translate else None
-    assert planned_stages(list(cfg.stages), labels, anchors, build(cfg.reinforce, "reinforce")) == expected
+    assert build_components(compose_config(overrides, tmp_path), Processes()).stages == expected

@@ -20,8 +20,6 @@ from unlearn.errors import UserError
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
-    from unlearn.labels.soft import SoftTargets
-
 NO_OFFSET = -1
 # The index of a block that holds no labels: a process's share of a batch smaller than the
 # number of processes (training/sampling.py) still runs one forward and backward pass.
@@ -79,22 +77,29 @@ def make_blocks(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], co
 class BlockDataset(Dataset):
     """Blocks with their labels: the next tokens themselves (pretraining, reinforcement) or
     generic labels (unlearning); -100 where there is nothing to learn, and everywhere in the
-    WEIGHTLESS block (see ShardedBatches). Soft generic labels add each position's target
-    tokens and probabilities (labels/soft.py), read only where `labels` labels a position."""
+    WEIGHTLESS block (see ShardedBatches). `extra` holds more per-block tensors a loss reads,
+    by name: soft targets (labels/soft.py), retain blocks or reference likelihoods (unlearn/baselines/)."""
 
-    def __init__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, soft: SoftTargets | None = None):
-        self.input_ids, self.attention_mask, self.labels, self.soft = input_ids, attention_mask, labels, soft
+    def __init__(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor, extra: dict[str, torch.Tensor] | None = None
+    ):
+        self.input_ids, self.attention_mask, self.labels, self.extra = input_ids, attention_mask, labels, extra or {}
 
     @classmethod
-    def next_tokens(cls, blocks: Blocks) -> BlockDataset:
-        return cls(blocks.input_ids, blocks.attention_mask, blocks.input_ids.masked_fill(blocks.attention_mask == 0, -100))
+    def next_tokens(cls, blocks: Blocks, extra: dict[str, torch.Tensor] | None = None) -> BlockDataset:
+        return cls(blocks.input_ids, blocks.attention_mask, next_token_labels(blocks), extra)
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        labels = torch.full_like(self.labels[0], -100) if index == WEIGHTLESS else self.labels[index]
-        row = {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": labels}
-        if self.soft is not None:
-            row |= {"target_ids": self.soft.ids[index], "target_probs": self.soft.probs[index]}
+        row = {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": self.labels[index]}
+        row |= {name: tensor[index] for name, tensor in self.extra.items()}
+        if index == WEIGHTLESS:
+            row |= {name: torch.full_like(tensor, -100) for name, tensor in row.items() if name.endswith("labels")}
         return row
+
+
+def next_token_labels(blocks: Blocks) -> torch.Tensor:
+    """Each block's own tokens as its labels (a causal LM's loss shifts them), -100 on padding."""
+    return blocks.input_ids.masked_fill(blocks.attention_mask == 0, -100)

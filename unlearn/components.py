@@ -17,6 +17,7 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from unlearn.anchors import AnchorSource
+from unlearn.baselines import BaselineMethod
 from unlearn.cache import StageCache
 from unlearn.clock import StageClock
 from unlearn.distributed import Processes, world_size
@@ -64,16 +65,17 @@ class Prepared:
 
 
 def planned_stages(
-    requested: list[str], labels: LabelGenerator, anchors: AnchorSource | None, reinforce: Reinforcement = None, compare: bool = False
-) -> frozenset[str]:
+    requested: list[str], labels: LabelGenerator, anchors: AnchorSource | None, reinforce: Reinforcement = None, compare: bool = False,
+    unlearn: FitSpec | None = None,
+) -> frozenset[str]:  # fmt: skip
     """The stages a run goes through: those asked for, and those they need (a source that
     may read the reinforced model gets it when the run can build one; comparison models,
-    evaluated, are built from it)."""
+    evaluated, are built from it; a baseline method unlearns from the blocks alone)."""
     stages = {"target", "baseline", "report", *requested}
     if "evaluate" in stages and compare:
         stages.add("reinforce")
     if "unlearn" in stages:
-        stages.add("labels")
+        stages.add("blocks" if isinstance(unlearn, BaselineMethod) else "labels")
     if "labels" in stages and labels.translate:
         stages.add("dictionary")
     if "labels" in stages and labels.reads_reinforced:
@@ -180,16 +182,17 @@ def build_components(cfg: DictConfig, processes: Processes) -> Components:
         check(cfg.logger, "logger")  # built by the run once it starts (unlearn/pipeline.py): its loggers import Lightning
     reinforce: Reinforcement = build(cfg.reinforce, "reinforce")
     compare = _comparisons(cfg)
+    unlearn: FitSpec = build(cfg.unlearn, "unlearn")
     parts = Components(
         target=build(cfg.target, "target"),
         model=build(cfg.model, "model"),
         reinforce=reinforce,
         anchors=anchors,
         labels=labels,
-        unlearn=build(cfg.unlearn, "unlearn"),
+        unlearn=unlearn,
         evaluators={name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items()},
         objective=build(cfg.objective, "objective"),
-        stages=planned_stages(list(cfg.stages), labels, anchors, reinforce, bool(compare)),
+        stages=planned_stages(list(cfg.stages), labels, anchors, reinforce, bool(compare), unlearn),
         compare=compare,
     )
     _check_combination(cfg, parts, processes)
@@ -210,6 +213,14 @@ def check_target(files: TargetFiles, parts: Components) -> dict[str, str]:
         read_documents(files.pretraining, key="target.pretraining")
     if parts.anchors is not None and "dictionary" in parts.stages:
         parts.anchors.check(files)
+    if "unlearn" in parts.stages and isinstance(parts.unlearn, BaselineMethod) and parts.unlearn.reads_retain:
+        if not files.retain:
+            raise UserError(
+                f"unlearn={parts.unlearn.name} trains on retain text, and target={files.name} has none: "
+                "give it (target.retain=[...] for text_files) or choose another unlearn option"
+            )
+        if not any(document.strip() for document in read_documents(files.retain, key="target.retain")):
+            raise no_text(files.retain)
     skipped = {}
     if "evaluate" in parts.stages:
         for name, evaluator in parts.evaluators.items():

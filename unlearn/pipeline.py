@@ -72,7 +72,7 @@ def build_models(cfg: DictConfig, prepared: Prepared, runner: StageRunner | None
     if "labels" in planned:
         built.labels = runner.labels(parts.labels, source, built.baseline, built.blocks, built.reinforced, built.dictionary)
     if "unlearn" in planned:
-        built.unlearned = runner.unlearn(parts.unlearn, source, built.baseline, built.labels)
+        built.unlearned = runner.unlearn(parts.unlearn, source, built.baseline, built.labels, built.blocks, target)
     return built
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -20,13 +21,15 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.anchors import AnchorSource, alignment
 from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.gain import TermGain, next_token_gain
 from unlearn.anchors.model_reference import ModelReading
-from unlearn.blocks import BlockDataset, Blocks, make_blocks
+from unlearn.baselines import BaselineMethod
+from unlearn.blocks import BlockDataset, Blocks, make_blocks, next_token_labels
 from unlearn.cache import StageCache, cache_key, content_key
 from unlearn.clock import StageClock
 from unlearn.distributed import Processes
@@ -41,6 +44,7 @@ from unlearn.labels.soft import SoftTargets, soft_targets
 from unlearn.models import BaselineSource, PretrainedModel, ToyLlama, release_memory
 from unlearn.reinforce import FinetuneReinforcement, LoraAdapter, ReinforcedFromPath
 from unlearn.targets import TargetArtifact, TargetFiles
+from unlearn.training.loss import sequence_logprobs
 from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit, save_trained
 
@@ -130,16 +134,18 @@ class StageRunner:
             return BlocksArtifact(blocks, tokenizer, key)
 
     def _finetune(
-        self, source: BaselineSource, baseline: ModelArtifact, dataset: BlockDataset, spec: FitSpec, stage: str, key: str,
-        adapter: LoraAdapter | None = None,
+        self, source: BaselineSource, baseline: ModelArtifact, dataset: Callable[[], BlockDataset], spec: FitSpec, stage: str,
+        key: str, adapter: LoraAdapter | None = None,
     ) -> Path:  # fmt: skip
-        """The baseline fine-tuned on `dataset` by every process, saved by rank 0 (cached by `key`)."""
+        """The baseline fine-tuned on `dataset()` (made only when the cache lacks `key`) by every
+        process, saved by rank 0."""
 
         def train(out: Path) -> None:
+            data = dataset()
             model, tokenizer = source.load(baseline.ref, training=True)
             if adapter is not None:
                 model = adapter.wrap(model)
-            result = fit(model, dataset, spec, self.trainer, stage, self.seed, self.cache.progress_dir(stage, key))
+            result = fit(model, data, spec, self.trainer, stage, self.seed, self.cache.progress_dir(stage, key))
             if adapter is not None:
                 model = adapter.unwrap(model)
             save_trained(result, model, tokenizer, out)
@@ -164,7 +170,7 @@ class StageRunner:
                     )
                 return ModelArtifact(reinforcement.path, self.model_key("reinforce", reinforcement.path, source))
             key = cache_key("reinforce", {"settings": asdict(reinforcement), "seed": self.seed}, [blocks.key])
-            dataset = BlockDataset.next_tokens(blocks.blocks)
+            dataset = partial(BlockDataset.next_tokens, blocks.blocks)
             folder = self._finetune(source, baseline, dataset, reinforcement.fit_spec(), "reinforce", key, reinforcement.adapter)
             return ModelArtifact(str(folder), key)
 
@@ -247,13 +253,45 @@ class StageRunner:
             key = cache_key("labels", {"alpha": generator.alpha}, [candidates_key])
             return LabelsArtifact(self.cache.fetch("labels", key, decide, collective=True), key)
 
-    def unlearn(self, spec: FitSpec, source: BaselineSource, baseline: ModelArtifact, labels: LabelsArtifact) -> ModelArtifact:
+    def unlearn(
+        self, spec: FitSpec, source: BaselineSource, baseline: ModelArtifact, labels: LabelsArtifact | None, blocks: BlocksArtifact,
+        target: TargetArtifact,
+    ) -> ModelArtifact:  # fmt: skip
+        """The baseline fine-tuned on the generic labels (WHP), or on the target's own text by a
+        baseline method's loss (unlearn/baselines/)."""
         with self.clock("unlearn"):
-            key = cache_key("unlearn", {"unlearn": asdict(spec), "seed": self.seed}, [labels.key, baseline.key])
-            tensors = load_file(labels.folder / LABELS_FILE)
-            soft = SoftTargets(tensors["target_ids"], tensors["target_probs"]) if "target_ids" in tensors else None
-            dataset = BlockDataset(tensors["input_ids"], tensors["attention_mask"], tensors["labels"], soft)
+            if isinstance(spec, BaselineMethod):
+                retain = content_key("retain", target.files.retain) if spec.reads_retain else None
+                spec_key = {"unlearn": asdict(spec), "method": spec.name, "seed": self.seed}
+                key = cache_key("unlearn", spec_key, [blocks.key, retain or "no-retain", baseline.key])
+                dataset = partial(self._baseline_dataset, spec, source, baseline, blocks, target.files)
+            else:
+                key = cache_key("unlearn", {"unlearn": asdict(spec), "seed": self.seed}, [labels.key, baseline.key])
+                dataset = partial(labelled_dataset, labels.folder / LABELS_FILE)
             return ModelArtifact(str(self._finetune(source, baseline, dataset, spec, "unlearn", key)), key)
+
+    def _baseline_dataset(
+        self, spec: BaselineMethod, source: BaselineSource, baseline: ModelArtifact, blocks: BlocksArtifact, files: TargetFiles
+    ) -> BlockDataset:
+        """The target's blocks with their own tokens as labels, and what the method reads besides:
+        a retain block beside each (the retain text's blocks, cycled), or the baseline's
+        log-likelihood of each block."""
+        extra = {}
+        if spec.reads_retain:
+            documents = [d for d in read_documents(files.retain, key="target.retain") if d.strip()]
+            retain = make_blocks(blocks.tokenizer, documents, blocks.blocks.input_ids.shape[1])
+            cycled = torch.arange(len(blocks.blocks)) % len(retain)
+            extra |= {
+                "retain_input_ids": retain.input_ids[cycled],
+                "retain_attention_mask": retain.attention_mask[cycled],
+                "retain_labels": next_token_labels(retain)[cycled],
+            }
+        if spec.reads_reference:
+            model = source.load(baseline.ref)[0]
+            extra["reference_logprob"] = block_logprobs(model, blocks.blocks, batch_size=spec.batch_size)
+            del model
+            release_memory()
+        return BlockDataset.next_tokens(blocks.blocks, extra)
 
     def evaluate(
         self, evaluators: dict[str, Evaluator], source: BaselineSource, models: dict[str, ModelArtifact], files: TargetFiles,
@@ -331,6 +369,25 @@ def label_inputs(
     reinforced_model = source.load(reinforced.ref)[0] if generator.reads_reinforced else None
     anchored = dictionary.dictionary if dictionary else None
     return LabelInputs(blocks.blocks, generator, base_model, reinforced_model, tokenizer, anchored, seed)
+
+
+def labelled_dataset(path: Path) -> BlockDataset:
+    """The blocks and their generic labels (and soft targets, when the labels are soft) as the label stage wrote them."""
+    tensors = load_file(path)
+    soft = {name: tensors[name] for name in ("target_ids", "target_probs") if name in tensors}
+    return BlockDataset(tensors["input_ids"], tensors["attention_mask"], tensors["labels"], soft)
+
+
+@torch.inference_mode()
+def block_logprobs(model: PreTrainedModel, blocks: Blocks, batch_size: int) -> torch.Tensor:
+    """Each block's log-likelihood under `model`: the sum of its next tokens' log-probabilities."""
+    sums = []
+    labels = next_token_labels(blocks)
+    for start in tqdm(range(0, len(blocks), batch_size), desc="reference log-likelihoods", unit="batch"):
+        rows = slice(start, start + batch_size)
+        batch = {"input_ids": blocks.input_ids[rows], "attention_mask": blocks.attention_mask[rows], "labels": labels[rows]}
+        sums.append(sequence_logprobs(model, {k: v.to(model.device) for k, v in batch.items()}, 0).float().cpu())
+    return torch.cat(sums)
 
 
 def write_labels(out: Path, blocks: Blocks, labels: torch.Tensor, stats: dict[str, float], soft: SoftTargets | None = None) -> None:

@@ -23,6 +23,9 @@ class TargetFiles:
     `generic` is ordinary text in the target's style, the reference against which
     `anchors=auto` finds what is idiosyncratic to the target.
 
+    `retain` is text to keep that methods training on retain data read (gradient difference):
+    never an evaluation set.
+
     `pretraining` is for synthetic targets only: the text a toy baseline learns first
     (target, retain and generic worlds), so that there is something to unlearn.
     """
@@ -34,6 +37,7 @@ class TargetFiles:
     generic_heldout: tuple[Path, ...] = ()
     related_heldout: tuple[Path, ...] = ()
     generic: tuple[Path, ...] = ()
+    retain: tuple[Path, ...] = ()
     pretraining: tuple[Path, ...] = ()
     probes: Path | None = None
     completion_prompts: Path | None = None

@@ -19,7 +19,7 @@ from unlearn.targets import TargetFiles
 
 CORPUS_FILE = "corpus.jsonl"
 HELDOUT_FILE = "heldout.jsonl"
-LISTED = ("corpus", "heldout", "generic_heldout", "related_heldout", "nonmember", "generic", "pretraining")
+LISTED = ("corpus", "heldout", "generic_heldout", "related_heldout", "nonmember", "generic", "retain", "pretraining")
 SINGLE = ("probes", "completion_prompts", "next_token_prompts", "questions", "lm_eval_tasks", "anchors")
 
 
@@ -34,6 +34,7 @@ class TextFilesTarget:
     related_heldout: list[str] = field(default_factory=list)
     nonmember: list[str] = field(default_factory=list)
     generic: list[str] = field(default_factory=list)
+    retain: list[str] = field(default_factory=list)
     pretraining: list[str] = field(default_factory=list)
     probes: str | None = None
     completion_prompts: str | None = None
@@ -80,6 +81,7 @@ class TextFilesTarget:
             generic_heldout=lists["generic_heldout"],
             related_heldout=lists["related_heldout"],
             generic=lists["generic"],
+            retain=lists["retain"],
             pretraining=(folder / CORPUS_FILE, *lists["generic"], *lists["pretraining"]),
             **self.singles,
         )

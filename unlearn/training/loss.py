@@ -80,6 +80,34 @@ def chunked_causal_lm_loss(
     return total / items
 
 
+def _token_logprobs(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return -F.cross_entropy(F.linear(hidden, weight).float(), targets, reduction="none")
+
+
+def sequence_logprobs(model: nn.Module, batch: dict[str, torch.Tensor], chunk_tokens: int) -> torch.Tensor:
+    """Per row of the batch, the sum of log p(label) over its labelled positions (0 for a row
+    with none), `chunk_tokens` positions projected onto the vocabulary at a time, or (0) from
+    the model's own logits."""
+    labels = batch["labels"]
+    targets = labels[:, 1:]
+    labelled = targets != IGNORE
+    rows = labelled.nonzero()[:, 0]
+    if not chunk_tokens:
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).logits[:, :-1]
+        per_token = -F.cross_entropy(logits[labelled].float(), targets[labelled], reduction="none")
+        return torch.zeros(len(labels), device=per_token.device).index_add(0, rows.to(per_token.device), per_token)
+    hidden = model.base_model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).last_hidden_state
+    hidden, targets = hidden[:, :-1][labelled], targets[labelled]
+    weight = model.get_output_embeddings().weight
+    # The empty chunk first, as in chunked_causal_lm_loss: every weight is in the graph.
+    pieces = [_token_logprobs(hidden[:0], weight, targets[:0])]
+    for start in range(0, len(targets), chunk_tokens):
+        piece = slice(start, start + chunk_tokens)
+        pieces.append(checkpoint(_token_logprobs, hidden[piece], weight, targets[piece], use_reentrant=False))
+    per_token = torch.cat(pieces)
+    return torch.zeros(len(labels), device=per_token.device, dtype=per_token.dtype).index_add(0, rows.to(per_token.device), per_token)
+
+
 def soft_causal_lm_loss(model: nn.Module, batch: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | None) -> torch.Tensor:
     """The cross-entropy to the soft targets from the model's own logits, for models the chunks cannot reproduce."""
     logits = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).logits[:, :-1]

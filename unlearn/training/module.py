@@ -6,6 +6,7 @@ import pytorch_lightning as pl
 import torch
 from transformers import PreTrainedModel
 
+from unlearn.baselines import BaselineMethod
 from unlearn.training.loss import CausalLMObjective
 from unlearn.training.sharding import ShardingPlan
 from unlearn.training.spec import FitSpec
@@ -13,14 +14,15 @@ from unlearn.training.spec import FitSpec
 
 class CausalLMModule(pl.LightningModule):
     """Cross-entropy on the `labels` of each batch (CausalLMObjective, `chunk_tokens` labelled
-    positions at a time), AdamW, linear warm-up then linear decay.
+    positions at a time), or a baseline method's own loss (unlearn/baselines/), AdamW, linear
+    warm-up then linear decay.
 
     With several processes each holds a slice of the batch (ShardedBatches); with FSDP2 the
     objective is sharded by `sharding` once Lightning has the processes' device mesh."""
 
     def __init__(self, model: PreTrainedModel, spec: FitSpec, chunk_tokens: int = 0, sharding: ShardingPlan | None = None):
         super().__init__()
-        self.objective = CausalLMObjective(model, chunk_tokens)
+        self.objective = spec.objective(model, chunk_tokens) if isinstance(spec, BaselineMethod) else CausalLMObjective(model, chunk_tokens)
         self.spec = spec
         self.sharding = sharding
 

@@ -91,7 +91,14 @@ class ShardedBatches(Sampler[list[int]]):
 
 
 def collate_trimmed(rows: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack a batch and drop the columns that are padding in every row (short documents)."""
+    """Stack a batch and drop the columns that are padding in every row (short documents).
+    Blocks carried under a prefix with a mask of their own (`retain_input_ids` with
+    `retain_attention_mask`) are trimmed by it; a value per block (one dimension) is kept whole."""
     batch = {key: torch.stack([row[key] for row in rows]) for key in rows[0]}
-    length = int(batch["attention_mask"].sum(dim=1).max())
-    return {key: value[:, :length] for key, value in batch.items()}
+
+    def length(key: str) -> int:
+        prefix = key[: key.find("_") + 1]
+        mask = batch.get(f"{prefix}attention_mask", batch["attention_mask"])
+        return int(mask.sum(dim=1).max())
+
+    return {key: value if value.dim() < 2 else value[:, : length(key)] for key, value in batch.items()}

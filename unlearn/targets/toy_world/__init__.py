@@ -70,6 +70,7 @@ class ToyWorldTarget:
             nonmember=(folder / "holdout.jsonl",),
             generic_heldout=(folder / "generic_heldout.jsonl",),
             generic=(folder / "generic.jsonl",),
+            retain=(folder / "retain.jsonl",),
             pretraining=tuple(folder / f"{world}.jsonl" for world in ("target", "retain", "generic")),
             probes=folder / "probes.jsonl",
             completion_prompts=folder / "completion_prompts.jsonl",
