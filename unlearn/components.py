@@ -23,6 +23,7 @@ from unlearn.clock import StageClock
 from unlearn.distributed import Processes, world_size
 from unlearn.errors import UserError
 from unlearn.evaluation import Evaluator, NotApplicable
+from unlearn.evaluation.relearn import RelearningAttack
 from unlearn.files import no_text, read_documents
 from unlearn.inference_whp import InferenceTimeWHP
 from unlearn.labels import LabelGenerator
@@ -173,6 +174,15 @@ def _comparisons(cfg: DictConfig) -> dict[str, InferenceTimeWHP]:
     return {name: build(cfg[name], name) for name in names}
 
 
+def _evaluators(cfg: DictConfig) -> dict[str, Evaluator]:
+    """The evaluators by name; an attack that measures with others is bound to them."""
+    evaluators = {name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items()}
+    for evaluator in evaluators.values():
+        if isinstance(evaluator, RelearningAttack):
+            evaluator.bind(evaluators)
+    return evaluators
+
+
 def build_components(cfg: DictConfig, processes: Processes) -> Components:
     """Every component of the run, each setting and every combination checked."""
     _check_run_settings(cfg, processes)
@@ -190,7 +200,7 @@ def build_components(cfg: DictConfig, processes: Processes) -> Components:
         anchors=anchors,
         labels=labels,
         unlearn=unlearn,
-        evaluators={name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items()},
+        evaluators=_evaluators(cfg),
         objective=build(cfg.objective, "objective"),
         stages=planned_stages(list(cfg.stages), labels, anchors, reinforce, bool(compare), unlearn),
         compare=compare,
