@@ -30,8 +30,9 @@ _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplie
 def projects_linearly(model: nn.Module) -> bool:
     """Whether the model's logits are its output layer applied to its decoder's last hidden
     states (Llama, Mistral, Qwen, GPT-2, ...), which chunking reproduces; not for a model
-    that caps or scales them, nor for a wrapper (a PEFT adapter) around one."""
-    if not isinstance(model, PreTrainedModel) or model.get_output_embeddings() is None:
+    that caps or scales them, a wrapper (a PEFT adapter) around one, or one whose forward
+    was replaced on the instance (inference-time WHP)."""
+    if not isinstance(model, PreTrainedModel) or model.get_output_embeddings() is None or "forward" in vars(model):
         return False
     return all(getattr(model.config, name, None) in (None, 1, 1.0) for name in _LOGIT_TRANSFORMS)
 
