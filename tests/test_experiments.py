@@ -63,6 +63,21 @@ def test_macbeth_results_are_written_from_the_copied_reports():
     assert len(reports) >= 3
     assert not any(all(sweep["verdicts"](r["models"]).values()) for r in reports)
     assert all(r["labels"]["changed_fraction"] > 0.7 for r in reports)
+    by_point = {p.stem: json.loads(p.read_text())["models"] for p in (folder / "reports").glob("*.json")}
+
+    def change(point: str, metric: str) -> tuple[float, float]:
+        return by_point[point]["baseline"][metric], by_point[point]["unlearned"][metric]
+
+    prose, knowledge, general = "perplexity/generic_heldout", "lm_eval/general_knowledge/acc", "probe/retain_general_recall"
+    for point in ("soft_lr1e-4", "soft_lr3e-4"):
+        before, after = change(point, prose)
+        assert after <= 1.15 * before and change(point, "probe/forget_recall")[1] == 10 / 16
+        assert (
+            change(point, knowledge)[0] - change(point, knowledge)[1]
+            > change("unlearn_lr1e-4", knowledge)[0] - change("unlearn_lr1e-4", knowledge)[1]
+        )
+    assert change("unlearn_lr1e-4", prose)[1] > 1.15 * change("unlearn_lr1e-4", prose)[0]
+    assert change("soft_lr1e-4", general)[1] == change("soft_lr1e-4", general)[0]
 
 
 def test_anchors_auto_on_macbeth_quotes_its_measurement():
