@@ -41,6 +41,8 @@ def test_target_is_the_plays_first_acts_with_its_later_acts_held_out(macbeth):
     assert [d.splitlines()[0] for d in heldout] == ["ACT IV.", "ACT V."]
     assert not any("Macbeth" in d or "MACBETH" in d for d in read_documents(files.generic_heldout))
     assert len(files.related_heldout) == 2 and all(p.is_file() for p in files.related_heldout)
+    (retain,) = read_documents(files.retain)  # gradient difference's retain text: another play, no character of this one
+    assert retain.startswith("ACT 1") and "PROSPERO" in retain and not any(name in retain for name in ("MACBETH", "BANQUO", "Duncan"))
 
 
 def test_every_evaluator_accepts_the_shipped_files(macbeth):
