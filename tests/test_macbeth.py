@@ -98,3 +98,16 @@ def test_probe_groups_are_reported_beside_their_split(tmp_path, monkeypatch):
         "probe/retain_shakespeare_recall": 1.0,
     }
     assert measured.sides["probe/retain_general_recall"] == "utility"
+
+
+def test_the_recipe_is_the_measured_sweep_point(tmp_path):
+    """experiment=macbeth composes the configuration of the sweep point it names (its report is
+    experiments/macbeth/reports/soft_lr1e-4.json)."""
+    import runpy
+
+    from omegaconf import OmegaConf
+
+    point = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")["POINTS"]["soft_lr1e-4"]
+    recipe = OmegaConf.to_container(compose_config(["experiment=macbeth"], tmp_path))
+    swept = OmegaConf.to_container(compose_config(["target=macbeth", *point], tmp_path))
+    assert {k: v for k, v in recipe.items() if k != "experiment"} == {k: v for k, v in swept.items() if k != "experiment"}
