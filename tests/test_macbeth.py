@@ -7,18 +7,20 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hydra.utils import instantiate
 
 from tests.conftest import compose_config
+from tests.test_gguf import needs_wheel
 from unlearn.anchors.dictionary import load_dictionary
 from unlearn.cache import StageCache
 from unlearn.errors import SettingError
 from unlearn.evaluation import probes as probe_module
 from unlearn.evaluation.probes import ProbeRecall, read_probes
-from unlearn.files import read_documents
+from unlearn.files import package_folder, read_documents
 from unlearn.targets import prepare_target
 from unlearn.targets.text_files import TextFilesTarget
 
@@ -102,12 +104,47 @@ def test_probe_groups_are_reported_beside_their_split(tmp_path, monkeypatch):
 
 def test_the_recipe_is_the_measured_sweep_point(tmp_path):
     """experiment=macbeth composes the configuration of the sweep point it names (its report is
-    experiments/macbeth/reports/soft_lr1e-4.json)."""
+    experiments/macbeth/reports/soft_lr1e-4.json), but for min_steps, which leaves the play's
+    schedule as it is (39 blocks make 20 steps) and keeps 20 steps on a shorter text."""
     import runpy
 
     from omegaconf import OmegaConf
 
+    from unlearn.training.spec import FitSpec
+
     point = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")["POINTS"]["soft_lr1e-4"]
     recipe = OmegaConf.to_container(compose_config(["experiment=macbeth"], tmp_path))
     swept = OmegaConf.to_container(compose_config(["target=macbeth", *point], tmp_path))
+    for stage in ("reinforce", "unlearn"):
+        assert recipe[stage].pop("min_steps") == 20 and swept[stage].pop("min_steps") == 0
+        spec = FitSpec(**{k: v for k, v in recipe[stage].items() if k in FitSpec.__dataclass_fields__})
+        assert spec.for_corpus(39) == (spec, None) and spec.steps(39) == 20
+        assert replace(spec, min_steps=20).for_corpus(7)[0].steps(7) == 20
     assert {k: v for k, v in recipe.items() if k != "experiment"} == {k: v for k, v in swept.items() if k != "experiment"}
+
+
+SCENE = re.compile(r"^SCENE III\. A heath\.$.*?(?=^SCENE IV\.)", re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.slow
+@needs_wheel
+def test_the_recipe_on_one_scene_moves_every_number_the_right_way(tmp_path, monkeypatch):
+    """experiment=macbeth on Act I, scene iii alone (the witches hail Macbeth Thane of Glamis and
+    Cawdor): the play's familiarity falls and no forget probe is gained, while general-knowledge
+    probes lose at most one, lm-eval's general knowledge holds within 0.05 and perplexity on
+    ordinary prose within 15% (the issue's criteria, in direction; their size needs the whole play)."""
+    from unlearn.pipeline import run
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    act = (package_folder("unlearn.targets.macbeth") / "play" / "act1.txt").read_text()
+    scene = tmp_path / "act1_scene3.txt"
+    scene.write_text(SCENE.search(act).group(0))
+    report = run(compose_config(["experiment=macbeth", f"target.corpus=[{scene}]"], tmp_path), tmp_path / "run")
+    base, after = report["models"]["baseline"], report["models"]["unlearned"]
+    probes = read_probes(package_folder("unlearn.targets.macbeth") / "probes.jsonl")
+    general = sum(probe.group == "general" for probe in probes)
+    assert after["familiarity_probability/score"] < base["familiarity_probability/score"]
+    assert after["probe/forget_recall"] <= base["probe/forget_recall"]
+    assert round((base["probe/retain_general_recall"] - after["probe/retain_general_recall"]) * general) <= 1
+    assert abs(after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"]) <= 0.05
+    assert after["perplexity/generic_heldout"] <= 1.15 * base["perplexity/generic_heldout"]
