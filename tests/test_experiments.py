@@ -4,6 +4,7 @@ an experiment that fails only when someone tries to reproduce it."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,42 @@ def test_anchors_auto_on_macbeth_quotes_its_measurement():
     quoted = f"precision {recorded['precision']:.2f}, recall {recorded['recall']:.2f}"
     assert quoted in (folder / "macbeth.md").read_text()
     assert recorded["found"] == len(recorded["dictionary"])
+
+
+def test_comparison_table_is_written_from_the_recorded_reports(tmp_path, monkeypatch):
+    """experiments/comparison/toy_world.md and its README's statements come from the reports
+    compare.py recorded: the table is rewritten from them unchanged; WHP (hard and soft labels)
+    forgets while keeping the retain world and ordinary text, which no baseline at the
+    learning rates tried nor inference-time WHP does; the relearning attack brings some back."""
+    import runpy
+
+    compare = runpy.run_path("experiments/comparison/compare.py", run_name="imported_by_test")
+    folder = Path("experiments/comparison")
+    recorded = (folder / "toy_world.md").read_text()
+    monkeypatch.setitem(compare["summarize"].__globals__, "HERE", tmp_path)
+    shutil.copytree(folder / "reports", tmp_path / "reports")
+    compare["summarize"]("toy_world")
+    assert (tmp_path / "toy_world.md").read_text() == recorded
+    rows = {row["method"]: row for row in compare["rows"](*_comparison_reports(compare, folder))}
+    base = rows["baseline"]
+
+    def forgets_and_keeps(row: dict) -> bool:
+        return (
+            row["probe/forget_recall"] <= 0.1
+            and row["probe/retain_recall"] >= 0.8
+            and row["perplexity/generic_heldout"] <= 2 * base["perplexity/generic_heldout"]
+        )
+
+    for name in ("whp (hard labels)", "whp (soft labels)"):
+        whp = rows[name]
+        assert forgets_and_keeps(whp) and whp["perplexity/generic_heldout"] <= 1.1 * base["perplexity/generic_heldout"]
+        assert whp["relearn/probe/forget_recall"] > whp["probe/forget_recall"], "the attack brings some back"
+    baselines = [row for name, row in rows.items() if name.startswith(("gradient", "npo"))]
+    assert len(baselines) == 9 and not any(forgets_and_keeps(row) for row in baselines)
+    assert not forgets_and_keeps(rows["whp_inference"])
+
+
+def _comparison_reports(compare: dict, folder: Path) -> tuple[dict, dict]:
+    timing = json.loads((folder / "reports" / "toy_world" / "seconds.json").read_text())
+    runs = compare["methods"](timing["whp_lr"])
+    return {m: json.loads((folder / "reports" / "toy_world" / f"{m}.json").read_text()) for m in runs}, runs

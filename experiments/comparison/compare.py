@@ -3,14 +3,15 @@ against utility, before and after the relearning attack.
 
     python experiments/comparison/compare.py [--target toy_world] [--cache-dir DIR] [key=value ...]
 
-One `python -m unlearn` run per method (`METHODS`), all with `evaluator=relearning` and
+One `python -m unlearn` run per method (`methods`), all with `evaluator=relearning` and
 sharing one cache, so the baseline and the reinforced model are built once. The baselines
 (gradient ascent, gradient difference, NPO) train on WHP's own unlearning schedule for the
-target (epochs, learning rate, batches: the composed `unlearn` settings), so that the
-methods differ in their loss alone; their learning rates are not tuned. Writes
+target (epochs, batches: the composed `unlearn` settings), so that the methods differ in
+their loss, at WHP's learning rate and at 4 and 16 times it (`LR_FACTORS`). Writes
 reports/<target>/<method>.json (each run's report), <target>.md (the table, with each run's
 seconds on this machine) and <target>.png (forget against utility: each method before the
-attack, and an arrow to where the attack takes it).
+attack, and an arrow to where the attack takes it; a cross where ordinary text's perplexity
+more than doubled).
 """
 
 from __future__ import annotations
@@ -25,31 +26,40 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCHEDULE_KEYS = ("epochs", "lr", "batch_size", "accumulate_grad_batches", "min_steps")
-# Per method: its overrides, and which models of its run the table shows (under which name).
-METHODS = {
-    "whp": (["compare=[whp_inference]"], {"baseline": "baseline", "unlearned": "whp (hard labels)", "whp_inference": "whp_inference"}),
-    "whp_soft": (["labels=soft"], {"unlearned": "whp (soft labels)"}),
-    "gradient_ascent": (["unlearn=gradient_ascent"], {"unlearned": "gradient_ascent"}),
-    "gradient_difference": (["unlearn=gradient_difference"], {"unlearned": "gradient_difference"}),
-    "npo": (["unlearn=npo"], {"unlearned": "npo"}),
-}
+SCHEDULE_KEYS = ("epochs", "batch_size", "accumulate_grad_batches", "min_steps")
+# The baselines' learning rates, as multiples of WHP's: untuned at WHP's own, they barely move.
+LR_FACTORS = (1, 4, 16)
+BASELINES = ("gradient_ascent", "gradient_difference", "npo")
+
+
+def methods(whp_lr: float) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Per run: its overrides, and which models of its report the table shows (under which name)."""
+    runs = {
+        "whp": (["compare=[whp_inference]"], {"baseline": "baseline", "unlearned": "whp (hard labels)", "whp_inference": "whp_inference"}),
+        "whp_soft": (["labels=soft"], {"unlearned": "whp (soft labels)"}),
+    }
+    for method in BASELINES:
+        for factor in LR_FACTORS:
+            lr = whp_lr * factor
+            runs[f"{method}_lr{lr:g}"] = ([f"unlearn={method}", f"unlearn.lr={lr:g}"], {"unlearned": f"{method} (lr {lr:g})"})
+    return runs
+
+
 FORGET = ("probe/forget_recall", "familiarity_probability/score")
 UTILITY = ("probe/retain_recall", "perplexity/generic_heldout")
 ATTACKED = "relearn/"
 
 
-def schedule(target: str, overrides: list[str]) -> list[str]:
-    """WHP's unlearning schedule for the target, as overrides a baseline method takes."""
+def schedule(target: str, overrides: list[str]) -> tuple[list[str], float]:
+    """WHP's unlearning schedule for the target, as overrides a baseline method takes, and its learning rate."""
     from unlearn.config import compose_config
 
     unlearn = compose_config([f"target={target}", "paths.output_dir=.", *overrides]).unlearn
-    return [f"unlearn.{key}={unlearn[key]}" for key in SCHEDULE_KEYS]
+    return [f"unlearn.{key}={unlearn[key]}" for key in SCHEDULE_KEYS], float(unlearn.lr)
 
 
-def run(method: str, target: str, cache_dir: str, overrides: list[str], shared: list[str]) -> tuple[dict, float]:
-    method_overrides, _ = METHODS[method]
-    extra = shared if method.startswith(("gradient", "npo")) else []
+def run(method_overrides: list[str], target: str, cache_dir: str, overrides: list[str], shared: list[str]) -> tuple[dict, float]:
+    extra = shared if any(o.startswith("unlearn=") for o in method_overrides) else []
     with tempfile.TemporaryDirectory() as scratch:
         command = [sys.executable, "-m", "unlearn", f"target={target}", f"paths.cache_dir={cache_dir}", "evaluator=relearning",
                    *method_overrides, *extra, *overrides, f"hydra.run.dir={scratch}"]  # fmt: skip
@@ -58,10 +68,10 @@ def run(method: str, target: str, cache_dir: str, overrides: list[str], shared: 
         return json.loads((Path(scratch) / "report.json").read_text()), time.perf_counter() - started
 
 
-def rows(reports: dict[str, dict]) -> list[dict]:
+def rows(reports: dict[str, dict], runs: dict[str, tuple[list[str], dict[str, str]]]) -> list[dict]:
     """One row per model shown: its forget and utility metrics, and the forget side after the attack."""
     table = []
-    for method, (_, shown) in METHODS.items():
+    for method, (_, shown) in runs.items():
         for model, name in shown.items():
             metrics = reports[method]["models"][model]
             table.append({"method": name, **{m: metrics.get(m) for m in (*FORGET, *UTILITY)},
@@ -73,12 +83,14 @@ def cell(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def write_table(table: list[dict], seconds: dict[str, float], machine: str, path: Path) -> None:
+def write_table(table: list[dict], reports: dict[str, dict], seconds: dict[str, float], machine: str, path: Path) -> None:
     columns = [*FORGET, *(ATTACKED + m for m in FORGET), *UTILITY]
     lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     lines += ["| " + row["method"] + " | " + " | ".join(cell(row[c]) for c in columns) + " |" for row in table]
-    lines += ["", f"Seconds per run on {machine} (the first run builds the baseline and the reinforced model):", ""]
-    lines += [f"- {method}: {s:.0f} s" for method, s in seconds.items()]
+    lines += ["", f"Seconds per run on {machine}, and the stages it found in the cache:", ""]
+    for method, s in seconds.items():
+        reused = [stage for stage, entry in reports[method]["cache"].items() if entry["hit"]]
+        lines.append(f"- {method}: {s:.0f} s (reused: {', '.join(reused) or 'nothing'})")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -90,10 +102,17 @@ def plot(table: list[dict], path: Path) -> None:
 
     figure, axes = plt.subplots(1, len(FORGET), figsize=(6 * len(FORGET), 4.5))
     for axis, forget in zip(axes, FORGET, strict=True):
+        colors = plt.get_cmap("tab20").colors
+        reference = table[0][UTILITY[1]]
         for index, row in enumerate(table):
-            color = f"C{index}"
+            color = colors[index % len(colors)]
             x, y, after = row[UTILITY[0]], row[forget], row[ATTACKED + forget]
-            axis.scatter([x], [y], color=color, label=row["method"], zorder=3)
+            # Retain probes alone can hide a broken model: one whose ordinary text's perplexity
+            # more than doubled is drawn as a cross, its factor in the legend.
+            ratio = row[UTILITY[1]] / reference
+            broken = ratio > 2
+            label = row["method"] + (f", {UTILITY[1]} x{ratio:.2g}" if broken else "")
+            axis.scatter([x], [y], color=color, label=label, marker="X" if broken else "o", s=60 if broken else 36, zorder=3)
             if after is not None:
                 axis.annotate("", xy=(x, after), xytext=(x, y), arrowprops={"arrowstyle": "->", "color": color})
         axis.set_xlabel(f"{UTILITY[0]} (utility: higher is better)")
@@ -113,26 +132,28 @@ def main() -> None:
     args = parser.parse_args()
     from unlearn.machine import machine
 
-    shared = schedule(args.target, args.overrides)
+    shared, whp_lr = schedule(args.target, args.overrides)
     out = HERE / "reports" / args.target
     out.mkdir(parents=True, exist_ok=True)
     reports, seconds = {}, {}
-    for method in METHODS:
-        reports[method], seconds[method] = run(method, args.target, args.cache_dir, args.overrides, shared)
+    for method, (method_overrides, _) in methods(whp_lr).items():
+        reports[method], seconds[method] = run(method_overrides, args.target, args.cache_dir, args.overrides, shared)
         (out / f"{method}.json").write_text(json.dumps(reports[method], indent=1) + "\n")
-    (out / "seconds.json").write_text(json.dumps({"machine": machine(), "seconds": seconds}, indent=1) + "\n")
+    record = {"machine": machine(), "whp_lr": whp_lr, "seconds": seconds}
+    (out / "seconds.json").write_text(json.dumps(record, indent=1) + "\n")
     summarize(args.target)
 
 
 def summarize(target: str) -> None:
     """The table and figure from the recorded reports (reports/<target>/)."""
     folder = HERE / "reports" / target
-    reports = {method: json.loads((folder / f"{method}.json").read_text()) for method in METHODS}
     timing = json.loads((folder / "seconds.json").read_text())
-    table = rows(reports)
+    runs = methods(timing["whp_lr"])
+    reports = {method: json.loads((folder / f"{method}.json").read_text()) for method in runs}
+    table = rows(reports, runs)
     host = timing["machine"]
     described = f"{host['cpu']}, {host['cores']} cores, torch {host['libraries']['torch']}"
-    write_table(table, timing["seconds"], described, HERE / f"{target}.md")
+    write_table(table, reports, timing["seconds"], described, HERE / f"{target}.md")
     plot(table, HERE / f"{target}.png")
 
 
