@@ -126,3 +126,17 @@ def _comparison_reports(compare: dict, folder: Path) -> tuple[dict, dict]:
     timing = json.loads((folder / "reports" / "toy_world" / "seconds.json").read_text())
     runs = compare["methods"](timing["whp_lr"])
     return {m: json.loads((folder / "reports" / "toy_world" / f"{m}.json").read_text()) for m in runs}, runs
+
+
+def test_the_cold_recipe_run_is_recorded_and_reproduces_its_sweep_point():
+    """experiments/macbeth/recipe.md is what recipe.py writes from recipe.json; the cold
+    run (fresh cache) measured what the sweep point it came from measured, metric for metric."""
+    import runpy
+
+    recipe = runpy.run_path("experiments/macbeth/recipe.py", run_name="imported_by_test")
+    folder = Path("experiments/macbeth")
+    assert (folder / "recipe.md").read_text() == recipe["summary"]()
+    cold = json.loads((folder / "recipe.json").read_text())
+    point = json.loads((folder / "reports" / "soft_lr1e-4.json").read_text())
+    assert cold["models"] == point["models"]
+    assert not any(entry["hit"] for entry in cold["cache"].values()), "cold: every stage built"

@@ -41,7 +41,7 @@ def cell(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _metric_table(report: dict[str, Any]) -> list[str]:
+def metric_table(report: dict[str, Any]) -> list[str]:
     models = list(report["models"])
     first, last = models[0], "unlearned" if "unlearned" in models else models[-1]
     delta = len(models) > 1
@@ -89,7 +89,7 @@ def _detail_tables(report: dict[str, Any]) -> list[str]:
 
 def markdown(report: dict[str, Any], figures: list[str]) -> str:
     lines = [f"# unlearn report: {report['target']}", ""]
-    lines += _metric_table(report)
+    lines += metric_table(report)
     terms = report.get("objective_terms")
     if terms:
         lines += [
