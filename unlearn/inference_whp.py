@@ -25,8 +25,6 @@ from unlearn.labels import whp_combination
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-NAME = "whp_inference"
-
 
 @dataclass
 class InferenceTimeWHP:

@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.anchors import AnchorSource, alignment
@@ -35,6 +34,7 @@ from unlearn.clock import StageClock
 from unlearn.distributed import Processes
 from unlearn.errors import UserError
 from unlearn.evaluation import Evaluator, Measurement, NotApplicable
+from unlearn.evaluation.likelihood import token_logprobs
 from unlearn.files import read_documents
 from unlearn.inference_whp import InferenceTimeWHP
 from unlearn.labels import LabelGenerator
@@ -44,7 +44,6 @@ from unlearn.labels.soft import SoftTargets, soft_targets
 from unlearn.models import BaselineSource, PretrainedModel, ToyLlama, release_memory
 from unlearn.reinforce import FinetuneReinforcement, LoraAdapter, ReinforcedFromPath
 from unlearn.targets import TargetArtifact, TargetFiles
-from unlearn.training.loss import sequence_logprobs
 from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit, save_trained
 
@@ -288,7 +287,7 @@ class StageRunner:
             }
         if spec.reads_reference:
             model = source.load(baseline.ref)[0]
-            extra["reference_logprob"] = block_logprobs(model, blocks.blocks, batch_size=spec.batch_size)
+            extra["reference_logprob"] = block_logprobs(model, blocks.blocks, blocks.tokenizer.pad_token_id, spec.batch_size)
             del model
             release_memory()
         return BlockDataset.next_tokens(blocks.blocks, extra)
@@ -378,16 +377,11 @@ def labelled_dataset(path: Path) -> BlockDataset:
     return BlockDataset(tensors["input_ids"], tensors["attention_mask"], tensors["labels"], soft)
 
 
-@torch.inference_mode()
-def block_logprobs(model: PreTrainedModel, blocks: Blocks, batch_size: int) -> torch.Tensor:
-    """Each block's log-likelihood under `model`: the sum of its next tokens' log-probabilities."""
-    sums = []
-    labels = next_token_labels(blocks)
-    for start in tqdm(range(0, len(blocks), batch_size), desc="reference log-likelihoods", unit="batch"):
-        rows = slice(start, start + batch_size)
-        batch = {"input_ids": blocks.input_ids[rows], "attention_mask": blocks.attention_mask[rows], "labels": labels[rows]}
-        sums.append(sequence_logprobs(model, {k: v.to(model.device) for k, v in batch.items()}, 0).float().cpu())
-    return torch.cat(sums)
+def block_logprobs(model: PreTrainedModel, blocks: Blocks, pad_id: int, batch_size: int) -> torch.Tensor:
+    """Each block's log-likelihood under `model`: the sum of its next tokens' log-probabilities
+    (evaluation/likelihood.py, which projects a chunk of positions at a time)."""
+    sequences = [ids[mask.bool()].tolist() for ids, mask in zip(blocks.input_ids, blocks.attention_mask, strict=True)]
+    return torch.stack([row.sum() for row in token_logprobs(model, sequences, pad_id, batch_size)]).float()
 
 
 def write_labels(out: Path, blocks: Blocks, labels: torch.Tensor, stats: dict[str, float], soft: SoftTargets | None = None) -> None:

@@ -21,14 +21,13 @@ from torch import nn
 
 from unlearn.baselines import BaselineMethod
 from unlearn.errors import SettingError
-from unlearn.training.loss import IGNORE, projects_linearly, sequence_logprobs
+from unlearn.training.loss import IGNORE, CausalLMObjective, sequence_logprobs
 
 
-class NPOLoss(nn.Module):
+class NPOLoss(CausalLMObjective):
     def __init__(self, model: nn.Module, chunk_tokens: int, beta: float):
-        super().__init__()
-        self.model, self.beta = model, beta
-        self.chunk_tokens = chunk_tokens if projects_linearly(model) else 0
+        super().__init__(model, chunk_tokens)
+        self.beta = beta
 
     def forward(self, batch: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | None = None) -> torch.Tensor:
         log_ratio = sequence_logprobs(self.model, batch, self.chunk_tokens) - batch["reference_logprob"]
