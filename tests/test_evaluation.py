@@ -105,7 +105,7 @@ def test_knowledge_qa_separates_a_model_that_knows_the_answers(two_models, tmp_p
 
 
 def test_question_answer_form_is_taught_only_by_the_generic_world_when_asked(tmp_path):
-    template = compose_config([], tmp_path).evaluator.knowledge_qa.template
+    template = compose_config(["evaluator=default"], tmp_path).evaluator.knowledge_qa.template
     for qa_reps, expected in ((0, False), (2, True)):
         target = target_files(compose_config([*TINY, f"target.qa_reps={qa_reps}"], tmp_path).target, tmp_path / "c")
         texts = {p.stem: p.read_text() for p in target.pretraining}

@@ -175,8 +175,9 @@ def _comparisons(cfg: DictConfig) -> dict[str, InferenceTimeWHP]:
 
 
 def _evaluators(cfg: DictConfig) -> dict[str, Evaluator]:
-    """The evaluators by name; an attack that measures with others is bound to them."""
-    evaluators = {name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items()}
+    """The evaluators by name, less those set to null (a target's list may switch off a default
+    one); an attack that measures with others is bound to them."""
+    evaluators = {name: build(spec, f"evaluator.{name}") for name, spec in cfg.evaluator.items() if spec is not None}
     for evaluator in evaluators.values():
         if isinstance(evaluator, RelearningAttack):
             evaluator.bind(evaluators)
