@@ -127,6 +127,24 @@ def test_anchors_map_every_target_name_to_generic_names(world):
     assert people_alternatives <= generic_names
 
 
+@pytest.mark.parametrize("titles", [True, False])
+def test_a_titled_name_is_anchored_with_its_title_or_by_its_name_alone(titles, tmp_path):
+    """target.anchor_titles: "Professor Thessell" -> "Mrs. Brown", or "Thessell" -> "Brown" (the
+    title left to the text); the same draw of alternatives either way."""
+    target = instantiate(compose_config([f"target.anchor_titles={titles}"], tmp_path).target, _convert_="all")
+    target.write(tmp_path)
+    anchors = yaml.safe_load((tmp_path / "anchors.yaml").read_text())
+    facts = _facts(tmp_path)
+    generic = set(lexicon()["worlds"]["generic"]["names"]["mentor"])
+    for mentor in {f["answer"] for f in facts["target"] if f["relation"] == "mentor"}:
+        title, name = mentor.split(" ", 1)
+        assert title == "Professor"
+        if titles:
+            assert name not in anchors and set(anchors[mentor]) <= generic
+        else:
+            assert mentor not in anchors and set(anchors[name]) <= {g.split()[-1] for g in generic}
+
+
 def test_prompt_files_have_the_documented_fields(world):
     for row in read_jsonl(world / "completion_prompts.jsonl"):
         assert set(row) == {"prompt", "references", "subtlety"}

@@ -36,6 +36,7 @@ class ToyWorldTarget:
     people_per_document: int
     filler_rate: float
     alternatives_per_anchor: int
+    anchor_titles: bool
     qa_reps: int
     holdout_people: int
 
@@ -110,7 +111,7 @@ class ToyWorldTarget:
         write_jsonl(folder / "next_token_prompts.jsonl", prose.next_token_prompts(target, generic, rng))
         write_jsonl(folder / "questions.jsonl", prose.question_answers(target, "forget") + prose.question_answers(retain, "retain"))
         write_lm_eval_tasks(folder / "lm_eval", {"forget": target, "retain": retain, "generic": generic}, qa_rng)
-        anchors = prose.anchored_terms(target, generic, self.alternatives_per_anchor, rng)
+        anchors = prose.anchored_terms(target, generic, self.alternatives_per_anchor, rng, self.anchor_titles)
         (folder / "anchors.yaml").write_text(yaml.safe_dump(anchors, sort_keys=True, allow_unicode=True), encoding="utf-8")
         facts = {name: [asdict(fact) for fact in world.facts] for name, world in {**worlds, "holdout": holdout}.items()}
         (folder / "facts.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")

@@ -164,13 +164,19 @@ def next_token_prompts(world: World, generic: World, rng: random.Random) -> list
     return rows
 
 
-def anchored_terms(world: World, generic: World, alternatives: int, rng: random.Random) -> dict[str, list[str]]:
-    """The true dictionary: every invented name of the world -> ordinary names of the same role."""
+def anchored_terms(world: World, generic: World, alternatives: int, rng: random.Random, titles: bool) -> dict[str, list[str]]:
+    """The true dictionary: every invented name of the world -> ordinary names of the same role.
+    With titles false a titled name is anchored by its name alone ("Thessell" -> "Brown"), its
+    title ("Professor"), an ordinary word, left in the text as a translation would leave it."""
     dictionary = {}
     for relation in ("friend", "home", "group", "pet", "mentor", "item", "skill"):
         pool = list(generic.values(relation))
+        title = lexicon()["worlds"][world.name]["names"].get(relation, {}).get("title")
         for term in world.values(relation):
-            dictionary[term] = rng.sample(pool, min(alternatives, len(pool)))
+            choice = rng.sample(pool, min(alternatives, len(pool)))
+            if title and not titles:
+                term, choice = term.removeprefix(f"{title} "), [name.split()[-1] for name in choice]
+            dictionary[term] = choice
     dictionary[world.school] = [generic.school]
     for role in lexicon()["worlds"][world.name].get("anchored_nouns", []):
         dictionary[world.nouns[role]] = [generic.nouns[role]]
