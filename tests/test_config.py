@@ -146,3 +146,12 @@ def test_paper_evaluators_measure_utility_on_the_papers_seven_benchmarks(tmp_pat
     cfg = compose_config(["evaluator=paper"], tmp_path)
     assert list(cfg.evaluator.lm_eval.tasks) == ["arc_challenge", "arc_easy", "boolq", "hellaswag", "openbookqa", "piqa", "winogrande"]
     assert set(cfg.evaluator) == set(compose_config([], tmp_path).evaluator)
+
+
+@pytest.mark.parametrize(
+    ("trainer", "deterministic"),
+    [("cpu", True), ("ddp_cpu", True), ("fsdp_cpu", True), ("gpu", False), ("ddp", False), ("fsdp", False), ("a100x4", False)],
+)
+def test_cpu_trainers_use_deterministic_algorithms_and_gpu_trainers_do_not(trainer, deterministic, tmp_path):
+    """Free on the CPU (experiments/toy_world/determinism.md), a cost not measured here on GPUs."""
+    assert compose_config([f"trainer={trainer}"], tmp_path).trainer.deterministic is deterministic
