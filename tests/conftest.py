@@ -31,6 +31,7 @@ TINY_WORLD = [
     "target.heldout_reps=1",
     "target.alternatives_per_anchor=2",
     "target.reps=12",
+    "evaluator=default",  # every evaluator, also the two the toy world's own list leaves out
 ]
 TINY = [
     *TINY_WORLD,
@@ -44,7 +45,6 @@ TINY = [
     "model.pretrain.epochs=40",
     "model.pretrain.lr=3e-3",
     "+trainer.enable_progress_bar=false",
-    "evaluator=default",  # every evaluator, also the two the toy world's own list leaves out
 ]
 
 

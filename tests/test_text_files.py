@@ -111,7 +111,8 @@ def test_multirun_over_targets_changes_only_target(tiny_run, tmp_path):
         "pretraining: [my_story/story.jsonl]\nanchors: my_story/letters_anchors.yaml\n"
     )
     (repo / "my_story" / "letters_anchors.yaml").write_text("Mary Smith: [Jane Doe]\nOakville: [Hillside]\n")
-    tiny_world = {o.key_or_group.removeprefix("target."): o.value() for o in OverridesParser.create().parse_overrides(TINY_WORLD)}
+    world = [o for o in OverridesParser.create().parse_overrides(TINY_WORLD) if o.key_or_group.startswith("target.")]
+    tiny_world = {o.key_or_group.removeprefix("target."): o.value() for o in world}
     (repo / "conf" / "target" / "tiny_world.yaml").write_text(
         "# @package _global_\n" + yaml.safe_dump({"defaults": ["toy_world", "_self_"], "target": tiny_world})
     )
