@@ -2,10 +2,13 @@
 
     python experiments/toy_world/seeds.py [--cache-dir DIR] [--out DIR] [--name seeds] [key=value ...]
 
-Each seed builds its own world, baseline and labels (about 5 minutes a seed cold, on 2
-CPU cores; a cached baseline makes a seed about 40 s). Writes NAME.json (every report's
+Each seed builds its own baseline and labels (about 5 minutes a seed cold, on 2 CPU
+cores; a cached baseline makes a seed about 40 s). Writes NAME.json (every report's
 metrics, the per-seed acceptance, the summary, the CPU and library versions, the wall
-time) and NAME.md (the table README quotes) into --out.
+time, what seed 0's run printed) and NAME.md (the tables) into --out; with the default
+name, also the passages of the project's README.md and this folder's README.md that quote
+them (between `<!-- seeds.py: ... -->` markers; tests/test_experiments.py checks that
+they still match seeds.json).
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ import statistics
 import time
 from pathlib import Path
 
-from runner import acceptance
+from runner import acceptance, margin
 
 from unlearn.config import compose_config
 from unlearn.machine import machine
 from unlearn.pipeline import run as run_pipeline
+from unlearn.report import summary as printed_summary
 
 SEEDS = (0, 1, 2, 3, 4)
 MODELS = ("baseline", "reinforced", "unlearned")
+HERE = Path(__file__).resolve().parent
+READMES = {"results": HERE.parents[1] / "README.md", "printed": HERE.parents[1] / "README.md", "table": HERE / "README.md"}
 
 
 def summary(runs: list[dict]) -> dict:
@@ -45,11 +51,56 @@ def summary(runs: list[dict]) -> dict:
     return result
 
 
-def write_table(results: dict, path: Path) -> None:
+def machine_line(results: dict) -> str:
+    m = results["machine"]
+    return f"{m['cpu']}, {m['cores']} cores; " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
+
+
+def spread(stat: dict) -> str:
+    return f"{stat['mean']:.3f} ± {stat['sd']:.3f}"
+
+
+def readme_passages(results: dict, table: str) -> dict[str, str]:
+    """What the READMEs quote, by marker: the project README's results paragraph and seed 0's
+    printed summary, and the whole table for this folder's README."""
+    s, runs = results["summary"], results["runs"]
+    a = s["acceptance"]
+    unmet = [str(run["seed"]) for run in runs if not run["acceptance"]["met"]]
+    demo = margin([run["acceptance"]["forget_recall"] for run in runs], [run["acceptance"]["retain_drop"] for run in runs])
+    paragraph = (
+        f"Measured over seeds 0-4 (`experiments/toy_world/seeds.md`, written by `python experiments/toy_world/seeds.py` "
+        f"in {results['wall_time_s']:.0f} s with {sum(run['baseline_cached'] for run in runs)} of the {len(runs)} "
+        f"baselines read from the cache; mean ± sd over the seeds) on {machine_line(results)}: "
+        f"the unlearned model's forget recall is {spread(s['unlearned']['probe/forget_recall'])} "
+        f"(the baseline's {spread(s['baseline']['probe/forget_recall'])}), it loses "
+        f"{spread(a['retain_drop'])} of its retain recall (at most {a['retain_drop']['max']:.3f} on one seed; "
+        f"the baseline's {spread(s['baseline']['probe/retain_recall'])}), and its generic perplexity changes by "
+        f"{100 * a['perplexity_up']['mean']:+.1f}% ± {100 * a['perplexity_up']['sd']:.1f}. The toy world's three criteria "
+        f"(forget recall <= 0.10, retain recall within 0.05, generic perplexity at most +10%) hold on "
+        f"{a['seeds_met']} of the {len(runs)} seeds"
+        + (f" (not on seed{'s' * (len(unmet) > 1)} {', '.join(unmet)})" if unmet else "")
+        + "; "
+        "the demo's margin (those criteria on every seed, mean forget recall <= 0.06 and mean retain loss <= 0.03) "
+        + ("holds" if demo["holds"] else "does not hold" + (f" ({' and '.join(demo['misses'])} above the limit)" if demo["misses"] else ""))
+        + ". "
+        "One seed's digits differ from machine to machine (`experiments/toy_world/README.md`, "
+        '"Why another machine gives other digits"); the spread is the result.'
+    )
+    printed = "```\n" + results["printed_seed_0"] + "\n```"
+    return {"results": paragraph, "printed": printed, "table": table}
+
+
+def splice(text: str, marker: str, passage: str) -> str:
+    """text with what stands between <!-- seeds.py: marker --> and <!-- seeds.py: end marker --> replaced."""
+    begin, end = f"<!-- seeds.py: {marker} -->\n", f"\n<!-- seeds.py: end {marker} -->"
+    head, rest = text.split(begin, 1)
+    return head + begin + passage + end + rest.split(end, 1)[1]
+
+
+def table_text(results: dict) -> str:
     s = results["summary"]
     lines = [
-        f"Seeds {', '.join(str(r['seed']) for r in results['runs'])}; {results['machine']['cpu']}, "
-        f"{results['machine']['cores']} cores; " + ", ".join(f"{k} {v}" for k, v in results["machine"]["libraries"].items()) + ".",
+        f"Seeds {', '.join(str(r['seed']) for r in results['runs'])}; {machine_line(results)}; {results['wall_time_s']:.0f} s.",
         "",
         "| metric | " + " | ".join(MODELS) + " |",
         "|---|" + "---|" * len(MODELS),
@@ -69,7 +120,7 @@ def write_table(results: dict, path: Path) -> None:
         f"{a['retain_drop']['sd']:.3f} | {100 * a['perplexity_up']['mean']:+.1f}% ± {100 * a['perplexity_up']['sd']:.1f} | "
         f"{a['seeds_met']} of {len(results['runs'])} |"
     )
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -81,11 +132,12 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     start = time.perf_counter()
-    runs = []
+    runs, printed = [], {}
     for seed in SEEDS:
         run_dir = out / "runs" / f"{args.name}_{seed}"
         cfg = compose_config([f"paths.cache_dir={args.cache_dir}", f"paths.output_dir={run_dir}", f"seed={seed}", *args.overrides])
         report = run_pipeline(cfg, run_dir)
+        printed[seed] = printed_summary(report)
         models = {model: report["models"][model] for model in MODELS}
         runs.append(
             {
@@ -93,6 +145,7 @@ def main() -> None:
                 "models": models,
                 "acceptance": acceptance(models["baseline"], models["unlearned"]),
                 "timings_s": report["timings_s"],
+                "baseline_cached": report["cache"]["baseline"]["hit"],
             }
         )
         print(json.dumps({"seed": seed, **runs[-1]["acceptance"]}), flush=True)
@@ -101,10 +154,15 @@ def main() -> None:
         "machine": machine(),
         "wall_time_s": round(time.perf_counter() - start, 1),
         "runs": runs,
+        "printed_seed_0": printed[0],
     }
     results["summary"] = summary(runs)
     (out / f"{args.name}.json").write_text(json.dumps(results, indent=1) + "\n")
-    write_table(results, out / f"{args.name}.md")
+    table = table_text(results)
+    (out / f"{args.name}.md").write_text(table + "\n")
+    if args.name == "seeds" and out == HERE:
+        for marker, passage in readme_passages(results, table).items():
+            READMES[marker].write_text(splice(READMES[marker].read_text(), marker, passage))
 
 
 if __name__ == "__main__":
