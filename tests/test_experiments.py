@@ -143,3 +143,55 @@ def test_the_cold_recipe_run_is_recorded_and_reproduces_its_sweep_point():
     # what experiments/macbeth/README.md says of it: within 25 minutes, above the memory target
     # of 2 x (weights + gradients + AdamW state) + 1 GB for 135M fp32 parameters
     assert cold["wall_s"] <= 25 * 60 and cold["peak_rss_gb"] > 2 * 135e6 * 4 * 4 / 2**30 + 1
+
+
+def test_readmes_quote_the_seed_table_as_seeds_py_wrote_it(monkeypatch):
+    """README.md's results paragraph and printed summary, and experiments/toy_world/README.md's
+    table, are what seeds.py renders from seeds.json (rerun it after a change of the numbers)."""
+    import runpy
+
+    folder = Path("experiments/toy_world")
+    monkeypatch.syspath_prepend(str(folder))
+    seeds = runpy.run_path(str(folder / "seeds.py"), run_name="imported_by_test")
+    results = json.loads((folder / "seeds.json").read_text())
+    table = seeds["table_text"](results)
+    assert (folder / "seeds.md").read_text() == table + "\n"
+    for marker, passage in seeds["readme_passages"](results, table).items():
+        readme = seeds["READMES"][marker].read_text()
+        assert f"<!-- seeds.py: {marker} -->\n{passage}\n<!-- seeds.py: end {marker} -->" in readme, marker
+    assert len(results["runs"]) == 5 and all(run["seed"] == seed for seed, run in enumerate(results["runs"]))
+
+
+def test_toy_world_readme_quotes_the_determinism_and_margin_measurements():
+    """experiments/toy_world/README.md shows the tables determinism.py and margin.py wrote, and
+    what it says of them holds: one machine repeats a run bit for bit, while each change
+    another machine brings (threads, CPU kernels, the transformers release) moves the weights."""
+    folder = Path("experiments/toy_world")
+    readme = (folder / "README.md").read_text()
+    for name in ("determinism", "margin"):
+        assert (folder / f"{name}.md").read_text().strip() in readme, name
+    conditions = json.loads((folder / "determinism.json").read_text())["conditions"]
+    assert conditions["reference"]["compared"]["max_weight_diff"] == 0.0
+    assert conditions["the same, again"]["compared"]["max_weight_diff"] == 0.0
+    assert conditions["transformers==5.23.0"]["transformers"] == "5.23.0"
+    for name in ("the same, again", "1 thread instead of 2", "transformers==5.23.0"):
+        assert conditions[name]["compared"]["max_weight_diff"] == 0.0, name
+        assert conditions[name]["acceptance"] == conditions["reference"]["acceptance"], name
+    kernels = [row for name, row in conditions.items() if "AVX2" in name]
+    assert len(kernels) == 2
+    for row in kernels:
+        assert row["compared"]["max_weight_diff"] > 0 and row["compared"]["first_loss_step_differing"] > 0
+        assert row["acceptance"] != conditions["reference"]["acceptance"]
+    variants = json.loads((folder / "margin.json").read_text())["variants"]
+    assert not any(variant["margin"]["holds"] for variant in variants.values())
+    default, before = variants["default: unlearn 7 epochs"], variants["unlearn 6 epochs (the default before)"]
+    assert default["overrides"] == [] and before["overrides"] == ["unlearn.epochs=6"]
+    assert default["margin"]["worst"]["forget recall"] <= 0.10 < before["margin"]["worst"]["forget recall"]
+    assert sum(row["met"] for row in default["seeds"]) > sum(row["met"] for row in before["seeds"])
+    assert default["margin"]["means"]["retain loss"] > before["margin"]["means"]["retain loss"]
+    soft = variants["7 epochs, soft labels"]["margin"]
+    assert all(soft["means"][name] < default["margin"]["means"][name] for name in ("forget recall", "retain loss"))
+    assert soft["worst"]["retain loss"] >= default["margin"]["worst"]["retain loss"]
+    lost = (folder / "flips.md").read_text().split("forget probes kept")[0]
+    rows = [line for line in lost.splitlines() if line.startswith("| ") and not line.startswith("| relation")]
+    assert sum(row.startswith("| mentor |") for row in rows) > len(rows) / 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 from pathlib import Path
 
 from unlearn.config import compose_config
@@ -42,3 +43,14 @@ def acceptance(baseline: dict, unlearned: dict) -> dict:
         "perplexity_up": perplexity_up,
         "met": forget <= 0.10 and retain_drop <= 0.05 + 1e-9 and perplexity_up <= 0.10,
     }
+
+
+def margin(forget_recall: list[float], retain_drop: list[float]) -> dict:
+    """The demo's margin over seeds (issue 19): on every seed forget recall <= 0.10 and retain
+    recall within 0.05 of the baseline's, and on average forget recall <= 0.06 and a loss
+    of retain recall <= 0.03. `misses` names the means that exceed their limit."""
+    means = {"forget recall": statistics.fmean(forget_recall), "retain loss": statistics.fmean(retain_drop)}
+    misses = [name for name, limit in (("forget recall", 0.06), ("retain loss", 0.03)) if means[name] > limit + 1e-9]
+    worst = {"forget recall": max(forget_recall), "retain loss": max(retain_drop)}
+    every_seed = worst["forget recall"] <= 0.10 and worst["retain loss"] <= 0.05 + 1e-9
+    return {"means": means, "worst": worst, "misses": misses, "holds": every_seed and not misses}

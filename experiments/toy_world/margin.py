@@ -1,0 +1,79 @@
+"""Looking for a default with margin (issue 19): variants of the default over seeds 0-4.
+
+    python experiments/toy_world/margin.py [--cache-dir DIR] [--out DIR] [key=value ...]
+
+Each variant runs at seeds 0-4 with the probe and perplexity evaluators only. Writes
+margin.json and margin.md here: per variant, each seed's forget recall / loss of retain
+recall, their means and worst seeds, and whether the demo's margin holds (every seed:
+forget recall <= 0.10 and retain loss <= 0.05; the means: <= 0.06 and <= 0.03). Variants
+that keep the default baseline share its five pretrainings (about 5 minutes each, cached);
+those that change the pretraining train five more.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runner import acceptance, experiment_arguments, margin, run_variant
+
+from unlearn.machine import machine
+
+SEEDS = (0, 1, 2, 3, 4)
+VARIANTS: dict[str, list[str]] = {
+    "default: unlearn 7 epochs": [],
+    "unlearn 6 epochs (the default before)": ["unlearn.epochs=6"],
+    "unlearn 8 epochs": ["unlearn.epochs=8"],
+    "6 epochs, alpha 10": ["unlearn.epochs=6", "labels.alpha=10"],
+    "6 epochs, titles left in the text": ["unlearn.epochs=6", "target.anchor_titles=false"],
+    "7 epochs, titles left in the text": ["target.anchor_titles=false"],
+    "6 epochs, soft labels": ["unlearn.epochs=6", "labels=soft"],
+    "7 epochs, soft labels": ["labels=soft"],
+    "6 epochs, soft labels, titles left in the text": ["unlearn.epochs=6", "labels=soft", "target.anchor_titles=false"],
+    "pretraining 90 epochs, unlearn 6": ["model.pretrain.epochs=90", "unlearn.epochs=6"],
+    "pretraining 90 epochs, unlearn 8": ["model.pretrain.epochs=90", "unlearn.epochs=8"],
+    "pretraining 90 epochs, unlearn 10": ["model.pretrain.epochs=90", "unlearn.epochs=10"],
+    "pretraining 90 epochs, soft labels, unlearn 8": ["model.pretrain.epochs=90", "labels=soft", "unlearn.epochs=8"],
+}
+
+
+def write_table(results: dict, path: Path) -> None:
+    m = results["machine"]
+    lines = [
+        f"Seeds 0-4, probes and perplexity only; {m['cpu']}, {m['cores']} cores; "
+        + ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
+        + ". Each cell: forget recall / loss of retain recall.",
+        "",
+        "| variant | overrides | " + " | ".join(f"seed {s}" for s in SEEDS) + " | mean | worst | margin |",
+        "|---|---|" + "---|" * len(SEEDS) + "---|---|---|",
+    ]
+    for name, variant in results["variants"].items():
+        cells = [f"{row['forget_recall']:.3f} / {row['retain_drop']:.3f}" for row in variant["seeds"]]
+        s = variant["margin"]
+        mean, worst = s["means"], s["worst"]
+        lines.append(
+            f"| {name} | {' '.join(variant['overrides']) or '(none)'} | " + " | ".join(cells)
+            + f" | {mean['forget recall']:.3f} / {mean['retain loss']:.3f} | {worst['forget recall']:.3f} / {worst['retain loss']:.3f} "
+            f"| {'holds' if s['holds'] else 'no'} |"
+        )  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    cache_dir, out, common = experiment_arguments(__doc__)
+    results: dict = {"machine": machine(), "variants": {}}
+    for name, overrides in VARIANTS.items():
+        rows = []
+        for seed in SEEDS:
+            run_dir = out / "runs" / f"margin_{len(results['variants'])}_{seed}"
+            report = run_variant(cache_dir, run_dir, [*common, f"seed={seed}", *overrides])
+            rows.append({"seed": seed, **acceptance(report["models"]["baseline"], report["models"]["unlearned"])})
+            print(json.dumps({"variant": name, **rows[-1]}), flush=True)
+        found = margin([row["forget_recall"] for row in rows], [row["retain_drop"] for row in rows])
+        results["variants"][name] = {"overrides": overrides, "seeds": rows, "margin": found}
+    (out / "margin.json").write_text(json.dumps(results, indent=1) + "\n")
+    write_table(results, out / "margin.md")
+
+
+if __name__ == "__main__":
+    main()
