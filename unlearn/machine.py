@@ -25,3 +25,8 @@ def machine() -> dict:
         "python": platform.python_version(),
         "libraries": {name: version(name) for name in LIBRARIES},
     }
+
+
+def described(host: dict) -> str:
+    """One line for a record's header: "<cpu>, <cores> cores; torch <v>, transformers <v>, ..."."""
+    return f"{host['cpu']}, {host['cores']} cores; " + ", ".join(f"{name} {v}" for name, v in host["libraries"].items())

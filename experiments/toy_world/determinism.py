@@ -27,7 +27,7 @@ from pathlib import Path
 from runner import PROBES_ONLY, acceptance
 from safetensors.torch import load_file
 
-from unlearn.machine import machine
+from unlearn.machine import described, machine
 
 OLDER_TRANSFORMERS = "transformers==5.23.0"  # the release issue 19's recorded numbers were measured with
 
@@ -81,9 +81,8 @@ def install_older_transformers(folder: Path) -> None:
 
 def write_table(results: dict, path: Path) -> None:
     lines = [
-        f"Seed 0, default configuration, each run from an empty cache; {results['machine']['cpu']}, {results['machine']['cores']} cores; "
-        + ", ".join(f"{k} {v}" for k, v in results["machine"]["libraries"].items())
-        + f". {results['wall_time_s']:.0f} s in all.",
+        f"Seed 0, default configuration, each run from an empty cache; {described(results['machine'])}. "
+        f"{results['wall_time_s']:.0f} s in all.",
         "",
         "| condition | baseline weights: largest difference from the reference | first pretraining step whose loss differs "
         "| forget recall | retain drop | generic perplexity up |",

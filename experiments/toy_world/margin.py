@@ -17,7 +17,7 @@ from pathlib import Path
 
 from runner import acceptance, experiment_arguments, margin, run_variant
 
-from unlearn.machine import machine
+from unlearn.machine import described, machine
 
 SEEDS = (0, 1, 2, 3, 4)
 VARIANTS: dict[str, list[str]] = {
@@ -38,11 +38,8 @@ VARIANTS: dict[str, list[str]] = {
 
 
 def write_table(results: dict, path: Path) -> None:
-    m = results["machine"]
     lines = [
-        f"Seeds 0-4, probes and perplexity only; {m['cpu']}, {m['cores']} cores; "
-        + ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
-        + ". Each cell: forget recall / loss of retain recall.",
+        f"Seeds 0-4, probes and perplexity only; {described(results['machine'])}. Each cell: forget recall / loss of retain recall.",
         "",
         "| variant | overrides | " + " | ".join(f"seed {s}" for s in SEEDS) + " | mean | worst | margin |",
         "|---|---|" + "---|" * len(SEEDS) + "---|---|---|",

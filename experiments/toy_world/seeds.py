@@ -22,7 +22,7 @@ from pathlib import Path
 from runner import acceptance, margin
 
 from unlearn.config import compose_config
-from unlearn.machine import machine
+from unlearn.machine import described, machine
 from unlearn.pipeline import run as run_pipeline
 from unlearn.report import summary as printed_summary
 
@@ -51,11 +51,6 @@ def summary(runs: list[dict]) -> dict:
     return result
 
 
-def machine_line(results: dict) -> str:
-    m = results["machine"]
-    return f"{m['cpu']}, {m['cores']} cores; " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
-
-
 def spread(stat: dict) -> str:
     return f"{stat['mean']:.3f} ± {stat['sd']:.3f}"
 
@@ -70,7 +65,7 @@ def readme_passages(results: dict, table: str) -> dict[str, str]:
     paragraph = (
         f"Measured over seeds 0-4 (`experiments/toy_world/seeds.md`, written by `python experiments/toy_world/seeds.py` "
         f"in {results['wall_time_s']:.0f} s with {sum(run['baseline_cached'] for run in runs)} of the {len(runs)} "
-        f"baselines read from the cache; mean ± sd over the seeds) on {machine_line(results)}: "
+        f"baselines read from the cache; mean ± sd over the seeds) on {described(results['machine'])}: "
         f"the unlearned model's forget recall is {spread(s['unlearned']['probe/forget_recall'])} "
         f"(the baseline's {spread(s['baseline']['probe/forget_recall'])}), it loses "
         f"{spread(a['retain_drop'])} of its retain recall (at most {a['retain_drop']['max']:.3f} on one seed; "
@@ -100,7 +95,7 @@ def splice(text: str, marker: str, passage: str) -> str:
 def table_text(results: dict) -> str:
     s = results["summary"]
     lines = [
-        f"Seeds {', '.join(str(r['seed']) for r in results['runs'])}; {machine_line(results)}; {results['wall_time_s']:.0f} s.",
+        f"Seeds {', '.join(str(r['seed']) for r in results['runs'])}; {described(results['machine'])}; {results['wall_time_s']:.0f} s.",
         "",
         "| metric | " + " | ".join(MODELS) + " |",
         "|---|" + "---|" * len(MODELS),
