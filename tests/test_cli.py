@@ -67,6 +67,10 @@ def test_run_writes_the_report(first_run, tiny_run):
     # only to build labels, are not even read); timings and cache entries use the stages' names
     cold = tiny_run[1]
     assert set(cold["timings_s"]) == {"target", "baseline", "blocks", "reinforce", "dictionary", "labels", "unlearn", "evaluate"}
+    # the peak resident memory by the end of each stage: a high-water mark, in the report's stage table
+    peaks = list(cold["stage_peak_rss_gb"].values())
+    assert list(cold["stage_peak_rss_gb"]) == list(cold["timings_s"]) and peaks[0] > 0 and peaks == sorted(peaks)
+    assert "| stage | seconds | peak resident memory so far, GB |" in (folder / "run" / "report.md").read_text()
     assert set(cold["cache"]) == {"target", "baseline", "reinforce", "dictionary", "labels.candidates", "labels", "unlearn"}
     assert set(report["cache"]) == set(cold["cache"]) - {"labels.candidates"}
     assert all(entry == {**cold["cache"][stage], "hit": True} for stage, entry in report["cache"].items())

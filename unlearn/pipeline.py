@@ -112,7 +112,8 @@ def _run(cfg: DictConfig, prepared: Prepared, runner: StageRunner, output_dir: P
 
 
 def report_of(parts: Components, runner: StageRunner, built: Artifacts, evaluated: dict[str, Any]) -> dict[str, Any]:
-    report: dict[str, Any] = {"target": built.target.files.name, **evaluated, "timings_s": runner.clock.seconds, "cache": runner.cache.used}
+    report: dict[str, Any] = {"target": built.target.files.name, **evaluated, "timings_s": runner.clock.seconds,
+                              "stage_peak_rss_gb": runner.clock.peak_gb, "cache": runner.cache.used}  # fmt: skip
     terms = parts.objective.terms(report["models"])
     report["objective"] = terms["objective"] if terms else None
     report["objective_terms"] = terms

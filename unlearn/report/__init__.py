@@ -102,10 +102,12 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
         lines += [f"- {name}: {why}" for name, why in report["skipped"].items()]
     lines += [""] + [f"![{Path(f).stem}]({f})" for f in figures]
     if report.get("timings_s"):
-        lines += ["", "| stage | seconds | cache key | reused |", "|---|---|---|---|"]
+        peaks = report.get("stage_peak_rss_gb", {})
+        lines += ["", "| stage | seconds | peak resident memory so far, GB | cache key | reused |", "|---|---|---|---|---|"]
         for stage, seconds in report["timings_s"].items():
             cached = report.get("cache", {}).get(stage, {})
-            lines.append(f"| {stage} | {seconds:.1f} | {cached.get('key', '')} | {cached.get('hit', '')} |")
+            peak = f"{peaks[stage]:.2f}" if stage in peaks else ""
+            lines.append(f"| {stage} | {seconds:.1f} | {peak} | {cached.get('key', '')} | {cached.get('hit', '')} |")
     if report.get("evaluator_timings_s"):
         lines += ["", "| evaluator (all models) | seconds |", "|---|---|"]
         lines += [f"| {name} | {seconds:.1f} |" for name, seconds in report["evaluator_timings_s"].items()]

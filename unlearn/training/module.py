@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytorch_lightning as pl
 import torch
 from transformers import PreTrainedModel
@@ -17,14 +19,25 @@ class CausalLMModule(pl.LightningModule):
     positions at a time), or a baseline method's own loss (unlearn/baselines/), AdamW, linear
     warm-up then linear decay.
 
-    With several processes each holds a slice of the batch (ShardedBatches); with FSDP2 the
-    objective is sharded by `sharding` once Lightning has the processes' device mesh."""
+    With several processes each holds a slice of the batch, and a batch may be trained in
+    pieces (ShardedBatches): `piece_items` then says what each piece's summed loss is divided
+    by, so that the update is the whole batch's (None: one pass per batch, the objective's
+    own mean). With FSDP2 the objective is sharded by `sharding` once Lightning has the
+    processes' device mesh."""
 
-    def __init__(self, model: PreTrainedModel, spec: FitSpec, chunk_tokens: int = 0, sharding: ShardingPlan | None = None):
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        spec: FitSpec,
+        chunk_tokens: int = 0,
+        sharding: ShardingPlan | None = None,
+        piece_items: Callable[[int], float] | None = None,
+    ):
         super().__init__()
         self.objective = spec.objective(model, chunk_tokens) if isinstance(spec, BaselineMethod) else CausalLMObjective(model, chunk_tokens)
         self.spec = spec
         self.sharding = sharding
+        self.piece_items = piece_items
 
     @property
     def model(self) -> PreTrainedModel:
@@ -36,17 +49,10 @@ class CausalLMModule(pl.LightningModule):
             self.sharding = None
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        items = None if self.trainer.world_size == 1 else self._tokens_per_process(batch["labels"])
+        items = None if self.piece_items is None else torch.tensor(self.piece_items(batch_idx), device=self.device)
         loss = self.objective(batch, items)
         self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch["input_ids"].shape[0])
         return loss
-
-    def _tokens_per_process(self, labels: torch.Tensor) -> torch.Tensor:
-        """The batch's labelled tokens over all processes, divided by their number: each process
-        divides its summed loss by it, so that DDP's mean of their gradients is the gradient of
-        the whole batch's mean loss, as one process computes it (not a mean of unequal slices' means)."""
-        labelled = (labels[:, 1:] != -100).sum().float()
-        return self.trainer.strategy.reduce(labelled, reduce_op="sum") / self.trainer.world_size
 
     def configure_optimizers(self):
         optimizer = torch.optim.AdamW(

@@ -16,6 +16,13 @@ Blocks of very different lengths in one batch waste compute on padding (a batch 
 to its longest block). With `length_group_batches=N`, every N batches' worth of the
 permutation is sorted by length before it is cut into batches, and the epoch's batches are
 then shuffled: each batch holds blocks of similar length, drawn at random from N times as many.
+
+A batch too large for memory is trained in pieces (`micro_batch_size` blocks of each
+process's share at a time, one forward and backward pass each, gradients accumulated):
+every share is cut into the same number of pieces, an empty one holding the WEIGHTLESS
+block, so that each optimizer step is exactly one batch. `piece_items` is what each piece's
+summed loss is divided by, so that the gradients summed over pieces and averaged over
+processes are the gradient of the whole batch's mean loss, as one pass computes it.
 """
 
 from __future__ import annotations
@@ -48,9 +55,11 @@ class EpochPermutation:
 
 
 class ShardedBatches(Sampler[list[int]]):
-    """This process's slice of every batch of the permutation. A slice may be empty (the last
-    batch, smaller than the number of processes): it then holds one WEIGHTLESS index, a
-    block that the dataset returns with no labels, so every process runs every step."""
+    """This process's slice of every batch of the permutation, in `pieces` pieces of at most
+    `micro_batch_size` blocks (0: the slice whole). A slice or piece may be empty (the last
+    batch, smaller than the number of processes or pieces): it then holds one WEIGHTLESS
+    index, a block that the dataset returns with no labels, so every process runs every
+    step. `labelled` (each block's labelled tokens) is what `piece_items` counts."""
 
     def __init__(
         self,
@@ -61,20 +70,38 @@ class ShardedBatches(Sampler[list[int]]):
         world_size: int = 1,
         lengths: Sequence[int] = (),
         length_group_batches: int = 0,
+        micro_batch_size: int = 0,
+        labelled: Sequence[int] = (),
     ):
         if length_group_batches and len(lengths) != size:
             raise ValueError(f"length grouping needs the length of each of the {size} blocks, got {len(lengths)}")
         self.sampler = EpochPermutation(size, seed, partial_last_batch=size % batch_size != 0)
         self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
         self.lengths, self.group = list(lengths), length_group_batches * batch_size
+        share = -(-batch_size // world_size)
+        self.piece_size = min(micro_batch_size, share) if micro_batch_size > 0 else share
+        self.pieces = -(-share // self.piece_size)
+        self.labelled = list(labelled)
+        self._batch_labelled: list[int] = []
 
     def __len__(self) -> int:
-        return -(-self.sampler.size // self.batch_size)
+        return -(-self.sampler.size // self.batch_size) * self.pieces
 
     def __iter__(self) -> Iterator[list[int]]:
-        for batch in self._batches():
+        batches = self._batches()
+        if self.labelled:
+            self._batch_labelled = [sum(self.labelled[i] for i in batch) for batch in batches]
+        for batch in batches:
             share = [batch[i] for i in range(self.rank, len(batch), self.world_size)]
-            yield share or [WEIGHTLESS]
+            for start in range(0, self.pieces * self.piece_size, self.piece_size):
+                yield share[start : start + self.piece_size] or [WEIGHTLESS]
+
+    def piece_items(self, index: int) -> float:
+        """What the summed loss of the epoch's `index`-th piece is divided by: its batch's
+        labelled tokens over all processes, divided by the passes that train the batch (its
+        pieces times the processes): Lightning divides each piece's loss by the pieces it
+        accumulates, and the processes' gradients are averaged."""
+        return self._batch_labelled[index // self.pieces] / (self.pieces * self.world_size)
 
     def _cut(self, order: list[int]) -> list[list[int]]:
         return [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]

@@ -31,7 +31,7 @@ from unlearn.training.strategies import FullyShardedStrategy
 log = logging.getLogger(__name__)
 
 
-PROJECT_KEYS = ("checkpoint_every_n_epochs", "activation_checkpointing", "loss_chunk_tokens", "strategy")
+PROJECT_KEYS = ("checkpoint_every_n_epochs", "activation_checkpointing", "loss_chunk_tokens", "micro_batch_tokens", "strategy")
 
 
 @dataclass
@@ -42,8 +42,9 @@ class TrainerFactory:
     (how often a fine-tune saves a checkpoint to resume from; 0 never), `activation_checkpointing`
     (recompute each decoder layer's activations in the backward pass instead of keeping them),
     `loss_chunk_tokens` (labelled positions projected onto the vocabulary at a time; 0: the
-    model's own loss), and a `strategy` that shards the model (sharding.py), made for each
-    model a fine-tune trains."""
+    model's own loss), `micro_batch_tokens` (tokens per forward and backward pass, the batch's
+    gradients accumulated over its pieces; 0: each process's share of a batch in one pass),
+    and a `strategy` that shards the model (sharding.py), made for each model a fine-tune trains."""
 
     trainer: DictConfig
     tracker: Tracker | None
@@ -61,6 +62,11 @@ class TrainerFactory:
     def loss_chunk_tokens(self) -> int:
         return int(self.trainer.get("loss_chunk_tokens", 0))
 
+    def micro_batch_size(self, block_length: int) -> int:
+        """Blocks of `block_length` tokens per forward and backward pass (at least one); 0: a whole share."""
+        tokens = int(self.trainer.get("micro_batch_tokens", 0))
+        return max(1, tokens // block_length) if tokens > 0 else 0
+
     def strategy(self, model: PreTrainedModel) -> Strategy | str:
         strategy = self.trainer.get("strategy", "auto")
         if not isinstance(strategy, DictConfig):
@@ -68,7 +74,8 @@ class TrainerFactory:
         built = build(strategy, "trainer.strategy")
         return built.strategy(model) if isinstance(built, ModelStrategy) else built
 
-    def __call__(self, stage: str, spec: FitSpec, model: PreTrainedModel) -> pl.Trainer:
+    def __call__(self, stage: str, spec: FitSpec, model: PreTrainedModel, pieces: int = 1) -> pl.Trainer:
+        """The stage's Trainer; a batch trained in `pieces` passes accumulates them too."""
         settings = OmegaConf.to_container(self.trainer, resolve=True)
         for key in PROJECT_KEYS:
             settings.pop(key, None)
@@ -76,7 +83,7 @@ class TrainerFactory:
             settings,
             strategy=self.strategy(model),
             max_epochs=spec.epochs,
-            accumulate_grad_batches=spec.accumulate_grad_batches,
+            accumulate_grad_batches=spec.accumulate_grad_batches * pieces,
             use_distributed_sampler=False,
             logger=self.tracker.stage_logger(stage) if self.tracker else False,
         )
@@ -104,13 +111,21 @@ def read_losses(folder: str | Path) -> list[float] | None:
 
 class LossHistory(pl.Callback):
     """The training loss of every batch, for the report's loss curves; kept on the device
-    until training ends (or a checkpoint holds it), so that recording it never waits for the accelerator."""
+    until training ends (or a checkpoint holds it), so that recording it never waits for the
+    accelerator. Lightning hands each pass's loss divided by the passes it accumulates; a
+    batch's loss is the mean of its `pieces` passes' losses, undivided."""
 
-    def __init__(self) -> None:
+    def __init__(self, pieces: int = 1) -> None:
+        self.pieces = pieces
         self.losses: list[torch.Tensor] = []
+        self._batch: torch.Tensor | None = None
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx: int) -> None:
-        self.losses.append(outputs["loss"].detach())
+        piece = outputs["loss"].detach() * (trainer.accumulate_grad_batches / self.pieces)
+        self._batch = piece if self._batch is None else self._batch + piece
+        if (batch_idx + 1) % self.pieces == 0:
+            self.losses.append(self._batch)
+            self._batch = None
 
     def values(self) -> list[float]:
         return torch.stack(self.losses).float().tolist() if self.losses else []
@@ -204,13 +219,15 @@ def fit(
     if fitted is not None and processes.is_main:
         log.warning("%s: %s", stage, fitted)
     lengths = dataset.attention_mask.sum(dim=1).tolist() if spec.length_group_batches else ()
-    batches = ShardedBatches(len(dataset), spec.batch_size, seed, processes.rank, processes.world_size, lengths, spec.length_group_batches)
+    labelled = (dataset.labels[:, 1:] != -100).sum(dim=1).tolist()
+    batches = ShardedBatches(len(dataset), spec.batch_size, seed, processes.rank, processes.world_size, lengths,
+                             spec.length_group_batches, make_trainer.micro_batch_size(dataset.input_ids.shape[1]), labelled)  # fmt: skip
     loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_trimmed)
     model.train()
     if make_trainer.activation_checkpointing:
         recompute_activations(model)
-    trainer = make_trainer(stage, spec, model)
-    history, weights = LossHistory(), FullWeights()
+    trainer = make_trainer(stage, spec, model, batches.pieces)
+    history, weights = LossHistory(batches.pieces), FullWeights()
     trainer.callbacks.extend([history, weights])
     resume = None
     if checkpoints is not None and make_trainer.checkpoint_every_n_epochs:
@@ -220,7 +237,8 @@ def fit(
         if resume is not None:
             log.info("%s: resuming from %s", stage, resume)
     sharding = trainer.strategy.plan if isinstance(trainer.strategy, FullyShardedStrategy) else None
-    trainer.fit(CausalLMModule(model, spec, make_trainer.loss_chunk_tokens, sharding), loader, ckpt_path=resume)
+    piece_items = batches.piece_items if batches.pieces * processes.world_size > 1 else None
+    trainer.fit(CausalLMModule(model, spec, make_trainer.loss_chunk_tokens, sharding, piece_items), loader, ckpt_path=resume)
     model.eval()
     return FitResult(history.values(), trainer.is_global_zero, weights.gathered)
 
