@@ -1,13 +1,17 @@
 """WHP (hard and soft labels), inference-time WHP and the baselines on one target, forget side
 against utility, before and after the relearning attack.
 
-    python experiments/comparison/compare.py [--target toy_world] [--cache-dir DIR] [key=value ...]
+    python experiments/comparison/compare.py [--target toy_world] [--cache-dir DIR] [--lr-factors 1 4 16] [--resume] [key=value ...]
 
 One `python -m unlearn` run per method (`methods`), all with `evaluator=relearning` and
 sharing one cache, so the baseline and the reinforced model are built once. The baselines
 (gradient ascent, gradient difference, NPO) train on WHP's own unlearning schedule for the
 target (epochs, batches: the composed `unlearn` settings), so that the methods differ in
-their loss, at WHP's learning rate and at 4 and 16 times it (`LR_FACTORS`). Writes
+their loss, at WHP's learning rate times each of `--lr-factors` (1, 4 and 16 by default).
+`key=value` overrides go to every run (`experiment=macbeth`: the real target's recipe);
+the WHP runs name their labels, so that a recipe's own choice of labels does not make both
+soft. `--resume` keeps each report already recorded with the same command and runs the
+rest, so that an interrupted comparison (about 15 minutes a run on the real target) goes on. Writes
 reports/<target>/<method>.json (each run's report), <target>.md (the table, with each run's
 seconds on this machine) and <target>.png (forget against utility: each method before the
 attack, and an arrow to where the attack takes it; a cross where ordinary text's perplexity
@@ -27,19 +31,20 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCHEDULE_KEYS = ("epochs", "batch_size", "accumulate_grad_batches", "min_steps")
-# The baselines' learning rates, as multiples of WHP's: untuned at WHP's own, they barely move.
-LR_FACTORS = (1, 4, 16)
+# The baselines' learning rates, as multiples of WHP's: untuned at WHP's own, they barely move on the toy world.
+LR_FACTORS = (1.0, 4.0, 16.0)
 BASELINES = ("gradient_ascent", "gradient_difference", "npo")
 
 
-def methods(whp_lr: float) -> dict[str, tuple[list[str], dict[str, str]]]:
+def methods(whp_lr: float, lr_factors: tuple[float, ...] = LR_FACTORS) -> dict[str, tuple[list[str], dict[str, str]]]:
     """Per run: its overrides, and which models of its report the table shows (under which name)."""
+    hard = {"baseline": "baseline", "unlearned": "whp (hard labels)", "whp_inference": "whp_inference"}
     runs = {
-        "whp": (["compare=[whp_inference]"], {"baseline": "baseline", "unlearned": "whp (hard labels)", "whp_inference": "whp_inference"}),
+        "whp": (["labels=whp", "compare=[whp_inference]"], hard),
         "whp_soft": (["labels=soft"], {"unlearned": "whp (soft labels)"}),
     }
     for method in BASELINES:
-        for factor in LR_FACTORS:
+        for factor in lr_factors:
             lr = whp_lr * factor
             runs[f"{method}_lr{lr:g}"] = ([f"unlearn={method}", f"unlearn.lr={lr:g}"], {"unlearned": f"{method} (lr {lr:g})"})
     return runs
@@ -58,14 +63,28 @@ def schedule(target: str, overrides: list[str]) -> tuple[list[str], float]:
     return [f"unlearn.{key}={unlearn[key]}" for key in SCHEDULE_KEYS], float(unlearn.lr)
 
 
-def run(method_overrides: list[str], target: str, cache_dir: str, overrides: list[str], shared: list[str]) -> tuple[dict, float]:
+def arguments(method_overrides: list[str], target: str, overrides: list[str], shared: list[str]) -> list[str]:
+    """The run's command-line overrides, without where it caches and writes."""
     extra = shared if any(o.startswith("unlearn=") for o in method_overrides) else []
+    return [f"target={target}", "evaluator=relearning", *method_overrides, *extra, *overrides]
+
+
+def run(command_overrides: list[str], cache_dir: str) -> tuple[dict, float]:
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, "-m", "unlearn", f"target={target}", f"paths.cache_dir={cache_dir}", "evaluator=relearning",
-                   *method_overrides, *extra, *overrides, f"hydra.run.dir={scratch}"]  # fmt: skip
+        command = [sys.executable, "-m", "unlearn", *command_overrides, f"paths.cache_dir={cache_dir}", f"hydra.run.dir={scratch}"]
         started = time.perf_counter()
         subprocess.run(command, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
         return json.loads((Path(scratch) / "report.json").read_text()), time.perf_counter() - started
+
+
+def recorded(path: Path, command_overrides: list[str]) -> tuple[dict, float] | None:
+    """A report recorded earlier by the same command, and its seconds; None if there is none."""
+    if not path.is_file():
+        return None
+    report = json.loads(path.read_text())
+    if report.get("compare", {}).get("overrides") != command_overrides:
+        return None
+    return report, report["compare"]["seconds"]
 
 
 def rows(reports: dict[str, dict], runs: dict[str, tuple[list[str], dict[str, str]]]) -> list[dict]:
@@ -128,6 +147,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", default="toy_world")
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "unlearn"))
+    parser.add_argument("--lr-factors", type=float, nargs="+", default=list(LR_FACTORS), help="the baselines' learning rates / WHP's")
+    parser.add_argument("--resume", action="store_true", help="keep the reports recorded by the same command, run the rest")
     parser.add_argument("overrides", nargs="*", help="key=value, for every run")
     args = parser.parse_args()
     from unlearn.machine import machine
@@ -136,10 +157,18 @@ def main() -> None:
     out = HERE / "reports" / args.target
     out.mkdir(parents=True, exist_ok=True)
     reports, seconds = {}, {}
-    for method, (method_overrides, _) in methods(whp_lr).items():
-        reports[method], seconds[method] = run(method_overrides, args.target, args.cache_dir, args.overrides, shared)
-        (out / f"{method}.json").write_text(json.dumps(reports[method], indent=1) + "\n")
-    record = {"machine": machine(), "whp_lr": whp_lr, "seconds": seconds}
+    for method, (method_overrides, _) in methods(whp_lr, tuple(args.lr_factors)).items():
+        command_overrides = arguments(method_overrides, args.target, args.overrides, shared)
+        path = out / f"{method}.json"
+        earlier = recorded(path, command_overrides) if args.resume else None
+        if earlier is not None:
+            print(f"{method}: recorded earlier by the same command, kept", flush=True)
+            reports[method], seconds[method] = earlier
+            continue
+        reports[method], seconds[method] = run(command_overrides, args.cache_dir)
+        reports[method]["compare"] = {"overrides": command_overrides, "seconds": seconds[method]}
+        path.write_text(json.dumps(reports[method], indent=1) + "\n")
+    record = {"machine": machine(), "whp_lr": whp_lr, "lr_factors": args.lr_factors, "overrides": args.overrides, "seconds": seconds}
     (out / "seconds.json").write_text(json.dumps(record, indent=1) + "\n")
     summarize(args.target)
 
@@ -148,7 +177,7 @@ def summarize(target: str) -> None:
     """The table and figure from the recorded reports (reports/<target>/)."""
     folder = HERE / "reports" / target
     timing = json.loads((folder / "seconds.json").read_text())
-    runs = methods(timing["whp_lr"])
+    runs = methods(timing["whp_lr"], tuple(timing["lr_factors"]))
     reports = {method: json.loads((folder / f"{method}.json").read_text()) for method in runs}
     table = rows(reports, runs)
     host = timing["machine"]

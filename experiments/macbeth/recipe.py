@@ -7,7 +7,8 @@ conversion and both fine-tunes are in the time; its wall time and peak resident 
 The run's report.json is copied to recipe.json with `wall_s`, `peak_rss_gb` (the
 largest resident set of the run's process, from GNU time) and the machine added;
 recipe.md sets out its metric table (baseline, reinforced, unlearned), the stage timings
-and the completions side by side, as report.md shows them.
+and the peak resident memory by the end of each stage (the run's own record: the stage where
+it rises needed it), and the completions side by side, as report.md shows them.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ def summary() -> str:
         "",
         *metric_table(report),
         "",
-        "| stage | seconds |",
-        "|---|---|",
-        *(f"| {stage} | {seconds:.0f} |" for stage, seconds in report["timings_s"].items()),
+        "| stage | seconds | peak resident memory by its end, GB |",
+        "|---|---|---|",
+        *(f"| {stage} | {seconds:.0f} | {report['stage_peak_rss_gb'][stage]:.2f} |" for stage, seconds in report["timings_s"].items()),
         *side_by_side(report),
     ]
     return "\n".join(lines) + "\n"

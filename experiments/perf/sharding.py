@@ -74,8 +74,8 @@ def worker(trainer: str, out: Path) -> None:
             self.trained = resident_peak()
 
     class Factory(TrainerFactory):
-        def __call__(self, stage, spec, model):
-            made = super().__call__(stage, spec, model)
+        def __call__(self, stage, spec, model, pieces=1):
+            made = super().__call__(stage, spec, model, pieces)
             made.callbacks.append(probe)
             return made
 

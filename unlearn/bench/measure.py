@@ -107,8 +107,8 @@ class ClockedTrainerFactory(TrainerFactory):
 
     clock: StepClock | None = None
 
-    def __call__(self, stage, spec, model):
-        trainer = super().__call__(stage, spec, model)
+    def __call__(self, stage, spec, model, pieces=1):
+        trainer = super().__call__(stage, spec, model, pieces)
         trainer.callbacks.append(self.clock)
         return trainer
 
