@@ -176,3 +176,21 @@ def test_the_reinforced_model_fits_the_target_better(tiny_run, model_tokenizer):
         perplexity(load_causal_lm(str(folder), "float32")[0], tokenizer, documents, 64, 16) for folder in (baseline_dir, reinforced_dir)
     ]
     assert losses[1] < losses[0]
+
+
+def test_a_cap_of_tokens_reads_long_blocks_a_few_at_a_time_with_the_same_labels(tokenizer, tmp_path):
+    """labels.batch_tokens caps the blocks a pass reads (long blocks of a real vocabulary),
+    never below one; a cap that the blocks fit under changes nothing."""
+    blocks = make_blocks(tokenizer, ["John kept a dog. " * 20], 16)
+    assert len(blocks) > 4
+    vocab = len(tokenizer)
+
+    def inputs(batch_tokens: int) -> LabelInputs:
+        generator = LabelGenerator(alpha=5.0, batch_size=4, batch_tokens=batch_tokens, translate=False)
+        return LabelInputs(blocks, generator, NextIdModel(vocab, 1), NextIdModel(vocab, 1, scale=2.0), tokenizer, None, 0)
+
+    assert [inputs(tokens).batch_size for tokens in (0, 64, 4096, 32, 8)] == [4, 4, 4, 2, 1]
+    assert list(inputs(32).batch_starts()) == list(range(0, len(blocks), 2))
+    assert torch.equal(generic_labels(inputs(32)), generic_labels(inputs(0)))
+    with pytest.raises(UserError, match=r"labels\.batch_tokens=-1 must be >= 0"):
+        build(compose_config(["labels.batch_tokens=-1"], tmp_path).labels, "labels")

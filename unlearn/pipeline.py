@@ -66,9 +66,8 @@ def build_models(cfg: DictConfig, prepared: Prepared, runner: StageRunner | None
     if "reinforce" in planned:
         built.reinforced = runner.reinforce(parts.reinforce, source, built.baseline, built.blocks)
     if "dictionary" in planned:
-        built.dictionary = runner.dictionary(
-            parts.anchors, target, source, built.baseline, built.blocks, built.reinforced, parts.labels.batch_size
-        )
+        per_pass = parts.labels.blocks_per_pass(int(cfg.context_length))
+        built.dictionary = runner.dictionary(parts.anchors, target, source, built.baseline, built.blocks, built.reinforced, per_pass)
     if "labels" in planned:
         built.labels = runner.labels(parts.labels, source, built.baseline, built.blocks, built.reinforced, built.dictionary)
     if "unlearn" in planned:

@@ -207,7 +207,9 @@ class StageRunner:
             reads = reinforced if generator.reads_reinforced else None
             # Each kind of label is keyed by the settings it reads (hard labels of any alpha share one candidate store).
             unread = ("alpha", "top_k", "store_alphas") if generator.soft else ("alpha", "targets", "temperature", "soft_top_k")
-            settings = {k: v for k, v in asdict(generator).items() if k not in unread}
+            settings = {k: v for k, v in asdict(generator).items() if k not in (*unread, "batch_tokens")}
+            # The blocks each pass reads, not the settings that chose them: the same cut, the same key.
+            settings["batch_size"] = generator.blocks_per_pass(blocks.blocks.input_ids.shape[1])
             spec = {
                 "labels": settings,
                 "dictionary": dictionary.key if dictionary else None,

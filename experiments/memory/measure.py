@@ -35,6 +35,7 @@ SETTINGS = [  # (trainer.loss_chunk_tokens, trainer.activation_checkpointing, tr
     (2048, False, 1024, False),
     (2048, False, 512, False),
     (2048, False, 1024, True),
+    (1024, False, 1024, False),
 ]
 # glibc keeps freed memory for reuse (its heap grows to the largest transient peak, and
 # fragments); with this, blocks of 64 KB and more are mapped and unmapped on their own.

@@ -28,13 +28,16 @@ TARGETS = ("hard", "soft")
 
 @dataclass
 class LabelGenerator:
-    """`batch_size` blocks per forward pass; per position, the top `top_k` tokens kept at alpha 0
+    """`batch_size` blocks per forward pass, fewer where they would exceed `batch_tokens` tokens
+    (0: no cap; a pass holds several blocks x length x vocabulary floats of logits, so long
+    blocks of a real vocabulary are read a few at a time); per position, the top `top_k` tokens kept at alpha 0
     and at each of `store_alphas`, so that hard labels for any alpha up to the largest of them
     come from one pass (labels/candidates.py). Soft targets keep the `soft_top_k` most probable
     tokens of softmax(v_generic / temperature) per position (labels/soft.py)."""
 
     alpha: float
     batch_size: int
+    batch_tokens: int = 0
     top_k: int = 8
     translate: bool = True
     store_alphas: list[float] = field(default_factory=lambda: [1.25, 2.5, 5.0, 10.0, 20.0])
@@ -47,6 +50,8 @@ class LabelGenerator:
             raise SettingError("alpha", self.alpha, "must be >= 0 (it scales how far reinforced tokens are pushed down; the paper uses 5)")
         if self.batch_size < 1:
             raise SettingError("batch_size", self.batch_size, "must be at least 1 (blocks per forward pass)")
+        if self.batch_tokens < 0:
+            raise SettingError("batch_tokens", self.batch_tokens, "must be >= 0 (tokens per forward pass at most; 0: batch_size blocks)")
         if self.top_k < 1:
             raise SettingError("top_k", self.top_k, "must be at least 1 (candidates of each kind kept per position; 8 is plenty)")
         if not self.store_alphas or any(not a > 0 for a in self.store_alphas) or sorted(set(self.store_alphas)) != self.store_alphas:
@@ -57,6 +62,10 @@ class LabelGenerator:
             raise SettingError("temperature", self.temperature, "must be > 0 (soft targets are softmax(v_generic / temperature))")
         if self.soft_top_k < 1:
             raise SettingError("soft_top_k", self.soft_top_k, "must be at least 1 (tokens of each soft target kept; 32 is plenty)")
+
+    def blocks_per_pass(self, block_length: int) -> int:
+        """Blocks of `block_length` tokens read per forward pass: batch_size, capped by batch_tokens (at least one)."""
+        return min(self.batch_size, max(1, self.batch_tokens // block_length)) if self.batch_tokens else self.batch_size
 
     @property
     def soft(self) -> bool:

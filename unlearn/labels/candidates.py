@@ -142,7 +142,7 @@ class CandidateStore:
 def fill_undecided(labels: torch.Tensor, undecided: torch.Tensor, inputs: LabelInputs, alpha: float) -> int:
     """The undecided positions' labels for `alpha` from a forward pass of the batches they belong
     to, cut exactly as the direct computation cuts them; the number of batches recomputed."""
-    size = inputs.generator.batch_size
+    size = inputs.batch_size
     starts = sorted({int(block) // size * size for block in undecided[:, 0]})
     for start in tqdm(starts, desc="labels the candidates leave open", unit="batch"):
         batch = inputs.logits(start)

@@ -86,14 +86,19 @@ class LabelInputs:
     dictionary: AnchorDictionary | None
     seed: int
 
+    @property
+    def batch_size(self) -> int:
+        """Blocks per forward pass (LabelGenerator.blocks_per_pass)."""
+        return self.generator.blocks_per_pass(self.blocks.input_ids.shape[1])
+
     def batch_starts(self) -> range:
-        return range(0, len(self.blocks), self.generator.batch_size)
+        return range(0, len(self.blocks), self.batch_size)
 
     @torch.inference_mode()
     def logits(self, start: int) -> BatchLogits:
         """The batch starting at block `start`, always cut the same way, so its logits are reproducible bit for bit."""
         blocks, generator = self.blocks, self.generator
-        indices = range(start, min(start + generator.batch_size, len(blocks)))
+        indices = range(start, min(start + self.batch_size, len(blocks)))
         input_ids, attention_mask = blocks.input_ids[indices.start : indices.stop], blocks.attention_mask[indices.start : indices.stop]
         valid = attention_mask.bool()
         if generator.translate:
