@@ -3,8 +3,6 @@ after warm-up, with the device synchronised at every clock reading."""
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -14,6 +12,7 @@ from torch.utils.data import Dataset
 
 from unlearn.bench.workload import Workload
 from unlearn.blocks import BlockDataset
+from unlearn.clock import peak_resident_gb
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CandidateStore
 from unlearn.labels.generate import LabelInputs, translate_batch
@@ -39,8 +38,7 @@ def peak_memory_gb(device: torch.device) -> float:
     """The device's peak since the last reset (GPU), or the process's peak resident memory (CPU)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**30
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**30
+    return peak_resident_gb()
 
 
 @dataclass
