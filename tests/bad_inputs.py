@@ -32,6 +32,7 @@ class BadInput:
 CASES = [
     BadInput("target: too many people", ["target.n_people=100"], r"target\.n_people=100 asks for more names than the lexicon holds"),
     BadInput("target: one person", ["target.n_people=1"], r"target\.n_people=1 must be at least 2"),
+    BadInput("target: retain world never told", ["target.retain_reps=0"], r"target\.retain_reps=0 must be at least 1"),
     BadInput("target: reps not a number", ["target.reps=many"], r"target\.reps='many' is not an integer"),
     BadInput("target: a chance above 1", ["target.filler_rate=2"], r"target\.filler_rate=2\.0 must be in \[0, 1\]"),
     BadInput(

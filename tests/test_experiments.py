@@ -137,10 +137,28 @@ def test_comparison_table_is_written_from_the_recorded_reports(tmp_path, monkeyp
     assert not forgets_and_keeps(rows["whp_inference"])
 
 
-def _comparison_reports(compare: dict, folder: Path) -> tuple[dict, dict]:
-    timing = json.loads((folder / "reports" / "toy_world" / "seconds.json").read_text())
-    runs = compare["methods"](timing["whp_lr"])
-    return {m: json.loads((folder / "reports" / "toy_world" / f"{m}.json").read_text()) for m in runs}, runs
+def test_comparison_resume_keeps_only_reports_of_the_same_command(tmp_path):
+    """--resume keeps a method's report only when the same overrides recorded it: a changed
+    learning rate, target or override runs the method again."""
+    import runpy
+
+    compare = runpy.run_path("experiments/comparison/compare.py", run_name="imported_by_test")
+    method = ["unlearn=npo", "unlearn.lr=1e-05"]
+    command = compare["arguments"](method, "macbeth", ["experiment=macbeth"], ["unlearn.epochs=4"])
+    assert command == ["target=macbeth", "evaluator=relearning", *method, "unlearn.epochs=4", "experiment=macbeth"]
+    path = tmp_path / "npo.json"
+    assert compare["recorded"](path, command) is None
+    path.write_text(json.dumps({"models": {}, "compare": {"overrides": command, "seconds": 812.5}}))
+    assert compare["recorded"](path, command) == ({"models": {}, "compare": {"overrides": command, "seconds": 812.5}}, 812.5)
+    assert compare["recorded"](path, [*command[:3], "unlearn.lr=0.0001", *command[4:]]) is None
+    path.write_text(json.dumps({"models": {}}))
+    assert compare["recorded"](path, command) is None
+
+
+def _comparison_reports(compare: dict, folder: Path, target: str = "toy_world") -> tuple[dict, dict]:
+    timing = json.loads((folder / "reports" / target / "seconds.json").read_text())
+    runs = compare["methods"](timing["whp_lr"], tuple(timing["lr_factors"]))
+    return {m: json.loads((folder / "reports" / target / f"{m}.json").read_text()) for m in runs}, runs
 
 
 def test_the_cold_recipe_run_is_recorded_and_reproduces_its_sweep_point():

@@ -21,7 +21,9 @@ class ToyWorldTarget:
     """Generates the toy world's files into the cache, keyed by these parameters.
 
     `reps` is how often each fact is told in the training text, each time in the next
-    of its phrasings; `heldout_reps` more tellings form the held-out text. The generic
+    of its phrasings; `heldout_reps` more tellings form the held-out text. `retain_reps`,
+    when set, tells the retain world's facts that often instead: a pretrained model knows
+    the world it should keep far better than the one book it should forget. The generic
     world's text also asks each of its facts as question and answer `qa_reps` times.
     `holdout_people` more people of the target's saga are written about but never
     trained on: the non-members of membership inference.
@@ -39,13 +41,15 @@ class ToyWorldTarget:
     anchor_titles: bool
     qa_reps: int
     holdout_people: int
+    retain_reps: int | None = None
 
     def __post_init__(self) -> None:
         if self.n_people < 2:
             raise SettingError("n_people", self.n_people, "must be at least 2 (every person has a friend in the world)")
         if sorted(self.n_entities) != sorted(ENTITY_KINDS) or min(self.n_entities.values()) < 1:
             raise SettingError("n_entities", self.n_entities, f"must give each of {list(ENTITY_KINDS)} a count of at least 1")
-        for name, value in {"reps": self.reps, "people_per_document": self.people_per_document}.items():
+        at_least_one = {"reps": self.reps, "retain_reps": self.retain_tellings, "people_per_document": self.people_per_document}
+        for name, value in at_least_one.items():
             if value < 1:
                 raise SettingError(name, value, "must be at least 1")
         for name, value in {"heldout_reps": self.heldout_reps, "qa_reps": self.qa_reps, "holdout_people": self.holdout_people}.items():
@@ -60,8 +64,17 @@ class ToyWorldTarget:
             value = {"person": self.n_people, "holdout": self.holdout_people}.get(err.kind, self.n_entities.get(err.kind))
             raise SettingError(field, value, f"asks for more names than the lexicon holds ({err}); lower it") from None
 
+    @property
+    def retain_tellings(self) -> int:
+        return self.reps if self.retain_reps is None else self.retain_reps
+
     def settings(self) -> dict:
-        return {**asdict(self), "generator": generator_fingerprint()}
+        """The parameters the files depend on; an unset `retain_reps` is left out, so that the
+        worlds written before it existed keep their cache keys."""
+        settings = {**asdict(self), "generator": generator_fingerprint()}
+        if self.retain_reps is None:
+            del settings["retain_reps"]
+        return settings
 
     def files(self, folder: Path) -> TargetFiles:
         return TargetFiles(
@@ -86,8 +99,9 @@ class ToyWorldTarget:
         rng = random.Random(self.seed)
         worlds = build_worlds(self.seed, self.n_people, self.n_entities, self.holdout_people)
         holdout = worlds.pop("holdout")
+        reps = {"retain": self.retain_tellings}
         corpora = {
-            name: prose.write_corpus(world, self.reps, self.heldout_reps, self.people_per_document, self.filler_rate, rng)
+            name: prose.write_corpus(world, reps.get(name, self.reps), self.heldout_reps, self.people_per_document, self.filler_rate, rng)
             for name, world in worlds.items()
         }
         qa_rng = random.Random(f"{self.seed}-qa")
