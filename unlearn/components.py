@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -52,6 +53,7 @@ class Components:
     objective: Objective
     stages: frozenset[str]
     compare: dict[str, InferenceTimeWHP] = field(default_factory=dict)
+    evaluation_settings: dict[str, Any] = field(default_factory=dict)  # `evaluator`, resolved: part of an evaluation's cache key
 
 
 @dataclass
@@ -205,6 +207,7 @@ def build_components(cfg: DictConfig, processes: Processes) -> Components:
         objective=build(cfg.objective, "objective"),
         stages=planned_stages(list(cfg.stages), labels, anchors, reinforce, bool(compare), unlearn),
         compare=compare,
+        evaluation_settings=OmegaConf.to_container(cfg.evaluator, resolve=True),
     )
     _check_combination(cfg, parts, processes)
     return parts

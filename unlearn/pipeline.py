@@ -102,7 +102,9 @@ def _run(cfg: DictConfig, prepared: Prepared, runner: StageRunner, output_dir: P
     models = built.models()
     evaluated: dict[str, Any] = {"models": {name: {} for name in models}}
     if "evaluate" in parts.stages:
-        evaluated = runner.evaluate(parts.evaluators, parts.model, models, built.target.files, prepared.skipped_evaluators, parts.compare)
+        evaluated = runner.evaluate(
+            parts.evaluators, parts.evaluation_settings, parts.model, models, built.target, prepared.skipped_evaluators, parts.compare
+        )
     report = report_of(parts, runner, built, evaluated)
     figures = write_report(output_dir, report)
     if tracker:

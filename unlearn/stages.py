@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 LABELS_FILE = "labels.safetensors"
 DICTIONARY_FILE = "anchors.yaml"
+EVALUATION_FILE = "evaluation.json"
 
 
 @dataclass(frozen=True)
@@ -295,46 +296,68 @@ class StageRunner:
         return BlockDataset.next_tokens(blocks.blocks, extra)
 
     def evaluate(
-        self, evaluators: dict[str, Evaluator], source: BaselineSource, models: dict[str, ModelArtifact], files: TargetFiles,
-        skipped: dict[str, str], compare: dict[str, InferenceTimeWHP] | None = None,
+        self, evaluators: dict[str, Evaluator], settings: dict[str, Any], source: BaselineSource, models: dict[str, ModelArtifact],
+        target: TargetArtifact, skipped: dict[str, str], compare: dict[str, InferenceTimeWHP] | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """Every evaluator on every model (the method's, then each of `compare`, built from the
         baseline and the reinforced model): metrics, their sides and detail tables, by model. An
-        evaluator whose target file is missing is skipped, with a warning and a line in `skipped`."""
-        loaders = {name: partial(source.load, artifact.ref) for name, artifact in models.items()}
+        evaluator whose target file is missing is skipped, with a warning and a line in `skipped`.
+
+        A model's measurement is cached under its weights' key, the target's files, how the model
+        loads and every evaluator's settings (`settings`: the relearning attack measures with the
+        others), so that the runs of a sweep or a comparison measure their shared baseline once."""
+        loaders = {name: (artifact.key, partial(source.load, artifact.ref)) for name, artifact in models.items()}
         for name, comparison in (compare or {}).items():
-            baseline, reinforced = models["baseline"].ref, models["reinforced"].ref
-            loaders[name] = partial(_combined, comparison, source, baseline, reinforced)
-        metrics: dict[str, dict[str, float]] = {}
-        sides: dict[str, str] = {}
-        details: dict[str, dict[str, list[dict]]] = {}
-        seconds: dict[str, float] = {}  # per evaluator, over every model: where the evaluation's time goes
-        skipped = dict(skipped)
+            baseline, reinforced = models["baseline"], models["reinforced"]
+            combined = cache_key(name, asdict(comparison), [baseline.key, reinforced.key])
+            loaders[name] = (combined, partial(_combined, comparison, source, baseline.ref, reinforced.ref))
         for name, reason in skipped.items():
             log.warning("skipping evaluator.%s: %s", name, reason)
+        spec = {"evaluators": settings, "model": asdict(source), "skipped": sorted(skipped)}
+        evaluated: dict[str, Any] = {"models": {}, "sides": {}, "details": {}, "skipped": dict(skipped), "evaluator_timings_s": {}}
         with self.clock("evaluate"):
-            for model_name, load in loaders.items():
-                model, tokenizer = load()
-                metrics[model_name], details[model_name] = {}, {}
-                for name, evaluator in evaluators.items():
-                    if name in skipped:
-                        continue
-                    log.info("evaluating %s with %s", model_name, name)
-                    started = time.perf_counter()
-                    try:
-                        measured: Measurement = evaluator.evaluate(model, tokenizer, files)
-                    except NotApplicable as reason:
-                        log.warning("skipping evaluator.%s: %s", name, reason)
-                        skipped[name] = str(reason)
-                        continue
-                    finally:
-                        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - started, 3)
-                    metrics[model_name].update(measured.metrics)
-                    sides.update(measured.sides)
-                    details[model_name].update(measured.tables)
-                del model
-                release_memory()
-        return {"models": metrics, "sides": sides, "details": details, "skipped": skipped, "evaluator_timings_s": seconds}
+            for model_name, (model_key, load) in loaders.items():
+                record = f"evaluate.{model_name}"
+                measure = partial(_measure_model, evaluators, load, target.files, skipped, model_name)
+                folder = self.cache.fetch("evaluate", cache_key("evaluate", spec, [model_key, target.key]), measure, record=record)
+                measured = json.loads((folder / EVALUATION_FILE).read_text())
+                evaluated["models"][model_name], evaluated["details"][model_name] = measured["metrics"], measured["tables"]
+                evaluated["sides"].update(measured["sides"])
+                evaluated["skipped"].update(measured["skipped"])
+                if not self.cache.used[record]["hit"]:  # where this run's evaluation time went
+                    timings = evaluated["evaluator_timings_s"]
+                    for name, seconds in measured["seconds"].items():
+                        timings[name] = round(timings.get(name, 0.0) + seconds, 3)
+        return evaluated
+
+
+def _measure_model(
+    evaluators: dict[str, Evaluator], load: Callable[[], tuple[PreTrainedModel, PreTrainedTokenizerBase]], files: TargetFiles,
+    skipped: dict[str, str], model_name: str, out: Path,
+) -> None:  # fmt: skip
+    """One model measured by every evaluator not skipped, written to out/EVALUATION_FILE; an
+    evaluator that finds itself not applicable is recorded as skipped, with why."""
+    model, tokenizer = load()
+    measured: dict[str, Any] = {"metrics": {}, "sides": {}, "tables": {}, "skipped": {}, "seconds": {}}
+    for name, evaluator in evaluators.items():
+        if name in skipped:
+            continue
+        log.info("evaluating %s with %s", model_name, name)
+        started = time.perf_counter()
+        try:
+            measurement: Measurement = evaluator.evaluate(model, tokenizer, files)
+        except NotApplicable as reason:
+            log.warning("skipping evaluator.%s: %s", name, reason)
+            measured["skipped"][name] = str(reason)
+            continue
+        finally:
+            measured["seconds"][name] = round(time.perf_counter() - started, 3)
+        measured["metrics"].update(measurement.metrics)
+        measured["sides"].update(measurement.sides)
+        measured["tables"].update(measurement.tables)
+    del model
+    release_memory()
+    (out / EVALUATION_FILE).write_text(json.dumps(measured, indent=1))
 
 
 def _combined(

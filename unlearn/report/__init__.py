@@ -109,7 +109,7 @@ def markdown(report: dict[str, Any], figures: list[str]) -> str:
             peak = f"{peaks[stage]:.2f}" if stage in peaks else ""
             lines.append(f"| {stage} | {seconds:.1f} | {peak} | {cached.get('key', '')} | {cached.get('hit', '')} |")
     if report.get("evaluator_timings_s"):
-        lines += ["", "| evaluator (all models) | seconds |", "|---|---|"]
+        lines += ["", "| evaluator (over the models this run measured) | seconds |", "|---|---|"]
         lines += [f"| {name} | {seconds:.1f} |" for name, seconds in report["evaluator_timings_s"].items()]
     lines += side_by_side(report)
     lines += _detail_tables(report)

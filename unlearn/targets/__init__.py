@@ -68,10 +68,11 @@ class Target(Protocol):
 class TargetArtifact:
     files: TargetFiles
     corpus_key: str  # the corpus by content: what every stage trained on the target reads
+    key: str  # every file of the target (its settings, and the user's files by content): what evaluation reads
 
 
 def prepare_target(target: Target, cache: StageCache) -> TargetArtifact:
     """The target's files, written into the cache once per settings."""
-    folder = cache.fetch("target", cache_key("target", target.settings()), target.write)
-    files = target.files(folder)
-    return TargetArtifact(files, content_key("corpus", files.corpus))
+    key = cache_key("target", target.settings())
+    files = target.files(cache.fetch("target", key, target.write))
+    return TargetArtifact(files, content_key("corpus", files.corpus), key)
