@@ -245,3 +245,37 @@ def test_toy_world_readme_quotes_the_determinism_and_margin_measurements():
     lost = (folder / "flips.md").read_text().split("forget probes kept")[0]
     rows = [line for line in lost.splitlines() if line.startswith("| ") and not line.startswith("| relation")]
     assert sum(row.startswith("| mentor |") for row in rows) > len(rows) / 2
+
+
+def test_margin_resume_keeps_the_variants_recorded_with_the_same_overrides(tmp_path, monkeypatch):
+    """margin.py --resume measures only the variants margin.json lacks or recorded with other
+    overrides, and margin.json holds every variant measured so far after each one."""
+    import runpy
+
+    monkeypatch.syspath_prepend("experiments/toy_world")
+    margin = runpy.run_path("experiments/toy_world/margin.py", run_name="imported_by_test")
+    names = list(margin["VARIANTS"])[:3]
+    variants = {name: margin["VARIANTS"][name] for name in names}
+    ran: list[list[str]] = []
+
+    def run_variant(cache_dir: str, run_dir: Path, overrides: list[str]) -> dict:
+        ran.append(overrides)
+        if len(ran) > 10:
+            raise KeyboardInterrupt
+        models = {"probe/forget_recall": 0.05, "probe/retain_recall": 0.9, "perplexity/generic_heldout": 3.0}
+        return {"models": {"baseline": {**models, "probe/forget_recall": 0.9}, "unlearned": models}}
+
+    main = margin["main"]
+    monkeypatch.setitem(main.__globals__, "VARIANTS", variants)
+    monkeypatch.setitem(main.__globals__, "run_variant", run_variant)
+    monkeypatch.setattr(sys, "argv", ["margin.py", "--out", str(tmp_path), "--resume"])
+    with pytest.raises(KeyboardInterrupt):  # interrupted in the third variant
+        main()
+    assert list(json.loads((tmp_path / "margin.json").read_text())["variants"]) == names[:2]
+    ran.clear()
+    variants[names[1]] = ["unlearn.epochs=9"]
+    main()
+    assert [overrides[-1] for overrides in ran] == ["unlearn.epochs=9"] * 5 + [*variants[names[2]][-1:]] * 5
+    recorded = json.loads((tmp_path / "margin.json").read_text())["variants"]
+    assert list(recorded) == names and recorded[names[1]]["overrides"] == ["unlearn.epochs=9"]
+    assert (tmp_path / "margin.md").read_text().count("| holds |") == 3

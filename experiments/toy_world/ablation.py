@@ -37,7 +37,8 @@ def variants() -> list[tuple[str, float | None, list[str]]]:
 
 
 def main() -> None:
-    cache_dir, out, common = experiment_arguments(__doc__)
+    args = experiment_arguments(__doc__)
+    cache_dir, out, common = args.cache_dir, args.out, args.overrides
     results = []
     for labels, alpha, overrides in variants():
         report = run_variant(cache_dir, out / "runs" / f"{labels}_{alpha}", [*common, *overrides])

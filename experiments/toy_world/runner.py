@@ -20,15 +20,18 @@ def run_variant(cache_dir: str, run_dir: Path, overrides: list[str]) -> dict:
     return run(cfg, run_dir)
 
 
-def experiment_arguments(doc: str) -> tuple[str, Path, list[str]]:
+def experiment_arguments(doc: str, resumable: bool = False) -> argparse.Namespace:
     """--cache-dir (shared with `python -m unlearn` by default), --out (this folder) and
-    overrides that every variant of an experiment script gets (e.g. model.pretrain.epochs=60)."""
+    overrides that every variant of an experiment script gets (e.g. model.pretrain.epochs=60);
+    with `resumable`, --resume: keep what an earlier run of the script recorded with the same
+    settings and measure the rest."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "unlearn"))
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    if resumable:
+        parser.add_argument("--resume", action="store_true", help="keep the variants recorded with the same overrides, run the rest")
     parser.add_argument("overrides", nargs="*", help="key=value, as for python -m unlearn")
-    args = parser.parse_args()
-    return args.cache_dir, Path(args.out), args.overrides
+    return parser.parse_args()
 
 
 def acceptance(baseline: dict, unlearned: dict) -> dict:

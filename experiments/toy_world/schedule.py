@@ -22,7 +22,8 @@ SCHEDULES = (
 
 
 def main() -> None:
-    cache_dir, out, common = experiment_arguments(__doc__)
+    args = experiment_arguments(__doc__)
+    cache_dir, out, common = args.cache_dir, args.out, args.overrides
     rows = []
     for epochs, lr in SCHEDULES:
         for seed in SEEDS:
