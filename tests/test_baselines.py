@@ -14,11 +14,11 @@ from tests.test_loss import _model
 from unlearn.baselines.gradient_ascent import GradientAscent
 from unlearn.baselines.gradient_difference import GradientDifference
 from unlearn.baselines.npo import NPO
-from unlearn.blocks import WEIGHTLESS, BlockDataset, Blocks
+from unlearn.blocks import IGNORE, WEIGHTLESS, BlockDataset, Blocks
 from unlearn.components import build_components, prepare
 from unlearn.distributed import Processes
 from unlearn.errors import UserError
-from unlearn.training.loss import IGNORE, sequence_logprobs
+from unlearn.training.loss import sequence_logprobs
 from unlearn.training.sampling import collate_trimmed
 
 SCHEDULE = {"epochs": 1, "lr": 1e-5, "batch_size": 2}

@@ -10,11 +10,11 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import TINY, compose_config
-from unlearn.blocks import Blocks
+from unlearn.blocks import IGNORE, Blocks
 from unlearn.components import prepare
 from unlearn.labels import LabelGenerator, whp_combination
 from unlearn.labels.candidates import CandidateStore, beyond_candidates, candidates_of, decide, fill_undecided
-from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
+from unlearn.labels.generate import LabelInputs, generic_labels
 from unlearn.pipeline import build_models, run
 from unlearn.stages import LABELS_FILE, label_inputs
 

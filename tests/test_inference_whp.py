@@ -81,3 +81,23 @@ def test_whp_inference_is_a_fourth_model_that_forgets_on_the_toy_world(tiny_run,
     assert set(combined) == set(base)
     assert combined["familiarity_probability/score"] < base["familiarity_probability/score"]
     assert "whp_inference" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_the_relearning_attack_trains_the_combination_on_its_own_loss():
+    """The attack minimises the combined model's cross-entropy (the model every evaluator reads),
+    not the loss its forward returns, which comes from the baseline alone; both models move."""
+    from unlearn.blocks import NO_OFFSET, Blocks
+    from unlearn.evaluation.relearn import RelearningAttack
+
+    baseline, reinforced = _pair()
+    ids = torch.randint(1, 53, (1, 12), generator=torch.Generator().manual_seed(2))
+    blocks = Blocks(ids, torch.ones_like(ids), torch.full((*ids.shape, 2), NO_OFFSET), ("",))
+    model = InferenceTimeWHP(5.0).combine(baseline, reinforced)
+    with torch.no_grad():
+        output = model(input_ids=ids, labels=ids)
+        combined = torch.nn.functional.cross_entropy(output.logits[0, :-1], ids[0, 1:])
+    assert not torch.isclose(output.loss, combined, atol=1e-3)  # the forward's own loss is the baseline's
+    attacked, losses = RelearningAttack(measure=["probes"], steps=2, batch_size=1).train_copy(model, blocks)
+    assert losses[0] == pytest.approx(float(combined), rel=1e-5)
+    for name in ("model.embed_tokens.weight", "whp_reinforced.model.embed_tokens.weight"):
+        assert not torch.equal(attacked.get_parameter(name), model.get_parameter(name)), name

@@ -19,10 +19,10 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from tests import label_oracle
 from tests.tokenizer_families import FAMILIES, tokenizer
 from unlearn.anchors.dictionary import AnchorDictionary, merge
-from unlearn.blocks import make_blocks
+from unlearn.blocks import IGNORE, make_blocks
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CandidateStore, fill_undecided
-from unlearn.labels.generate import IGNORE, LabelInputs, block_rng
+from unlearn.labels.generate import LabelInputs, block_rng
 
 ALPHAS = [0.0, 1.0, 5.0]
 CONTEXT = 24

@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 from tests.conftest import compose_config
 from tests.tokenizer_families import tokenizer as tokenizer_family
 from unlearn.anchors.dictionary import AnchorDictionary
-from unlearn.blocks import make_blocks
+from unlearn.blocks import IGNORE, make_blocks
 from unlearn.errors import UserError
 from unlearn.labels import LabelGenerator, whp_combination
-from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
+from unlearn.labels.generate import LabelInputs, generic_labels
 from unlearn.models import load_causal_lm
 from unlearn.settings import build
 from unlearn.stages import LABELS_FILE

@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from unlearn.training.loss import IGNORE, CausalLMObjective, chunked_causal_lm_loss, projects_linearly
+from unlearn.blocks import IGNORE
+from unlearn.training.loss import CausalLMObjective, chunked_causal_lm_loss, projects_linearly
 
 
 def _model(tied: bool = False) -> LlamaForCausalLM:

@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 from tests.conftest import TINY, compose_config, copy_cache
 from tests.test_labels import NextIdModel
 from tests.test_loss import _batch, _loss_and_gradients, _model
-from unlearn.blocks import make_blocks
+from unlearn.blocks import IGNORE, make_blocks
 from unlearn.errors import UserError
 from unlearn.labels import LabelGenerator
-from unlearn.labels.generate import IGNORE, LabelInputs, generic_labels
+from unlearn.labels.generate import LabelInputs, generic_labels
 from unlearn.labels.soft import soft_cross_entropy, soft_targets
 from unlearn.settings import build
 from unlearn.stages import LABELS_FILE

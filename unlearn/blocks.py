@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 NO_OFFSET = -1
+IGNORE = -100  # a label position that no loss reads (PyTorch's cross-entropy ignore_index)
 # The index of a block that holds no labels: a process's share of a batch smaller than the
 # number of processes (training/sampling.py) still runs one forward and backward pass.
 WEIGHTLESS = -1
@@ -102,4 +103,4 @@ class BlockDataset(Dataset):
 
 def next_token_labels(blocks: Blocks) -> torch.Tensor:
     """Each block's own tokens as its labels (a causal LM's loss shifts them), -100 on padding."""
-    return blocks.input_ids.masked_fill(blocks.attention_mask == 0, -100)
+    return blocks.input_ids.masked_fill(blocks.attention_mask == 0, IGNORE)

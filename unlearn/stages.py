@@ -28,7 +28,7 @@ from unlearn.anchors.dictionary import AnchorDictionary
 from unlearn.anchors.gain import TermGain, next_token_gain
 from unlearn.anchors.model_reference import ModelReading
 from unlearn.baselines import BaselineMethod
-from unlearn.blocks import BlockDataset, Blocks, make_blocks, next_token_labels
+from unlearn.blocks import IGNORE, BlockDataset, Blocks, make_blocks, next_token_labels
 from unlearn.cache import StageCache, cache_key, content_key
 from unlearn.clock import StageClock
 from unlearn.distributed import Processes
@@ -39,7 +39,7 @@ from unlearn.files import read_documents
 from unlearn.inference_whp import InferenceTimeWHP
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore, fill_undecided
-from unlearn.labels.generate import IGNORE, LabelInputs
+from unlearn.labels.generate import LabelInputs
 from unlearn.labels.soft import SoftTargets, soft_targets
 from unlearn.models import BaselineSource, PretrainedModel, ToyLlama, release_memory
 from unlearn.reinforce import FinetuneReinforcement, LoraAdapter, ReinforcedFromPath

@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn.baselines import BaselineMethod
+from unlearn.blocks import IGNORE
 from unlearn.errors import SettingError
-from unlearn.training.loss import IGNORE, CausalLMObjective, sequence_logprobs
+from unlearn.training.loss import CausalLMObjective, sequence_logprobs
 
 
 class NPOLoss(CausalLMObjective):

@@ -16,11 +16,10 @@ from omegaconf import DictConfig, OmegaConf
 from unlearn.bench.config import RUN_GROUPS
 from unlearn.bench.measure import Timing, bare_fit, bare_labels, framework_fit, framework_labels, label_inputs, matmul_peak_tflops
 from unlearn.bench.workload import build_workload
-from unlearn.blocks import BlockDataset
+from unlearn.blocks import IGNORE, BlockDataset
 from unlearn.cache import StageCache
 from unlearn.errors import UserError
 from unlearn.labels.candidates import CandidateStore, fill_undecided
-from unlearn.labels.generate import IGNORE
 from unlearn.models import release_memory
 from unlearn.settings import build
 from unlearn.targets import prepare_target

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 
-from unlearn.blocks import make_blocks, next_token_labels
+from unlearn.blocks import IGNORE, Blocks, make_blocks, next_token_labels
 from unlearn.errors import SettingError, UserError
 from unlearn.evaluation import Evaluator, Measurement, require
 from unlearn.evaluation.probes import read_probes
@@ -99,8 +100,14 @@ class RelearningAttack:
 
     def attack(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str) -> tuple[PreTrainedModel, list[float]]:
         """A copy of `model` fine-tuned on `text`, and its loss at each step."""
-        blocks = make_blocks(tokenizer, [text], self.block_tokens)
-        labels = next_token_labels(blocks)
+        return self.train_copy(model, make_blocks(tokenizer, [text], self.block_tokens))
+
+    def train_copy(self, model: PreTrainedModel, blocks: Blocks) -> tuple[PreTrainedModel, list[float]]:
+        """A copy of `model` fine-tuned on `blocks`. The loss is the next-token cross-entropy of
+        the model's logits, the model as every evaluator reads it, not the loss its forward
+        returns: inference-time WHP computes that from its baseline alone, so the attack would
+        train the baseline and leave the combination of the two models unattacked."""
+        labels = next_token_labels(blocks)[:, 1:]
         attacked = copy.deepcopy(model).train()
         optimizer = torch.optim.AdamW(attacked.parameters(), lr=self.lr)
         generator = torch.Generator().manual_seed(self.seed)
@@ -108,10 +115,11 @@ class RelearningAttack:
         with torch.enable_grad():
             for _ in range(self.steps):
                 rows = torch.randint(len(blocks), (min(self.batch_size, len(blocks)),), generator=generator)
-                batch = {"input_ids": blocks.input_ids[rows], "attention_mask": blocks.attention_mask[rows], "labels": labels[rows]}
-                loss = attacked(**{key: value.to(attacked.device) for key, value in batch.items()}).loss
+                batch = {"input_ids": blocks.input_ids[rows], "attention_mask": blocks.attention_mask[rows]}
+                logits = attacked(**{key: value.to(attacked.device) for key, value in batch.items()}).logits[:, :-1]
+                loss = F.cross_entropy(logits.flatten(0, 1).float(), labels[rows].flatten().to(logits.device), ignore_index=IGNORE)
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
-                losses.append(float(loss))
+                losses.append(loss.item())
         return attacked.eval(), losses

@@ -22,9 +22,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from unlearn.blocks import IGNORE
 from unlearn.distributed import Processes
 from unlearn.labels import whp_combination
-from unlearn.labels.generate import IGNORE, LabelInputs
+from unlearn.labels.generate import LabelInputs
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from unlearn.anchors.alignment import UNLABELLED, Alignment, align, word_spans
 from unlearn.anchors.dictionary import AnchorDictionary
-from unlearn.blocks import Blocks
+from unlearn.blocks import IGNORE, Blocks
 from unlearn.distributed import Processes
 from unlearn.labels import LabelGenerator
-
-IGNORE = -100
 
 
 def block_rng(seed: int, index: int) -> random.Random:

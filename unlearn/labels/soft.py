@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from unlearn.blocks import IGNORE
 from unlearn.distributed import Processes
-from unlearn.labels.generate import IGNORE, LabelInputs
+from unlearn.labels.generate import LabelInputs
 
 
 @dataclass

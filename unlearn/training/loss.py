@@ -20,9 +20,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers import PreTrainedModel
 
+from unlearn.blocks import IGNORE
 from unlearn.labels.soft import soft_cross_entropy
 
-IGNORE = -100
 # Models whose output layer does more than a linear projection: their logits come from their own forward.
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplier_scale")
 
