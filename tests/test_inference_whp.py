@@ -42,16 +42,25 @@ def test_logits_are_the_baseline_pushed_down_where_the_reinforced_model_rises(al
 
 
 def test_generation_follows_the_combined_logits_token_by_token():
+    """Generated with the two models' key-value caches, a left-padded batch, twice (each prompt
+    begins the reinforced model's cache anew): the tokens of recomputing the combined logits
+    over the whole sequence at every step."""
     baseline, reinforced = _pair()
-    prompt = torch.tensor([[5, 17, 3, 40]])
+    prompts = [[5, 17, 3, 40], [8, 2]]
     with torch.no_grad():
-        expected = prompt
-        for _ in range(6):
-            base, boost = baseline(expected).logits[:, -1], reinforced(expected).logits[:, -1]
-            expected = torch.cat([expected, (base - 5.0 * torch.relu(boost - base)).argmax(-1, keepdim=True)], dim=-1)
+        expected = []
+        for prompt in prompts:
+            sequence = torch.tensor([prompt])
+            for _ in range(6):
+                base, boost = baseline(sequence).logits[:, -1], reinforced(sequence).logits[:, -1]
+                sequence = torch.cat([sequence, (base - 5.0 * torch.relu(boost - base)).argmax(-1, keepdim=True)], dim=-1)
+            expected.append(sequence[0, len(prompt) :])
         model = InferenceTimeWHP(5.0).combine(baseline, reinforced)
-        generated = model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=6, do_sample=False)
-    assert torch.equal(generated, expected)
+        padded = torch.tensor([prompts[0], [0, 0, *prompts[1]]])
+        mask = (torch.arange(4) >= torch.tensor([[0], [2]])).long()
+        for _ in range(2):
+            generated = model.generate(input_ids=padded, attention_mask=mask, max_new_tokens=6, do_sample=False, pad_token_id=0)
+            assert torch.equal(generated[:, 4:], torch.stack(expected))
 
 
 @pytest.mark.parametrize(

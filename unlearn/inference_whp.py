@@ -9,9 +9,10 @@ dictionary, and the variant MUSE evaluates under the name.
 
 The combined model is the baseline itself with the reinforced model attached and its
 forward replaced, so that every evaluator (generation through `generate`, log-likelihoods,
-lm-eval's harness) reads it as any causal LM of the same class. Its two models would need
-two key-value caches in step; generation recomputes the whole sequence each step instead
-(the generations evaluated are a few dozen tokens).
+lm-eval's harness) reads it as any causal LM of the same class. In generation, `generate`
+keeps the baseline's key-value cache and the combined forward keeps the reinforced model's
+beside it, begun anew with each prompt (the baseline's cache still empty), so that each new token costs
+one position of each model, not the whole sequence again.
 """
 
 from __future__ import annotations
@@ -40,16 +41,31 @@ class InferenceTimeWHP:
         return inference_time_whp(baseline, reinforced, self.alpha)
 
 
+# What `generate` names the key-value cache it hands a model's forward (transformers 5: `cache`).
+CACHE_ARGUMENTS = ("cache", "past_key_values")
+
+
 class CombinedForward:
-    """The baseline's forward, followed by the reinforced model's on the same inputs, combined."""
+    """The baseline's forward, followed by the reinforced model's on the same inputs, combined.
+    With a key-value cache (generation), the reinforced model reads its own."""
 
     def __init__(self, model: PreTrainedModel, alpha: float):
         self.forward, self.model, self.alpha = model.forward, model, alpha
+        self.reinforced_cache: Any = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs = {name: value for name, value in kwargs.items() if name not in ("past_key_values", "cache")} | {"use_cache": False}
-        output = self.forward(*args, **kwargs)
-        reinforced = self.model.whp_reinforced(*args, **kwargs).logits
+        name = next((key for key in CACHE_ARGUMENTS if kwargs.get(key) is not None), None)
+        if name is None or not kwargs.get("use_cache", True):
+            kwargs = {key: value for key, value in kwargs.items() if key not in CACHE_ARGUMENTS} | {"use_cache": False}
+            output = self.forward(*args, **kwargs)
+            reinforced = self.model.whp_reinforced(*args, **kwargs).logits
+        else:
+            from transformers import DynamicCache
+
+            if self.reinforced_cache is None or kwargs[name].get_seq_length() == 0:  # a new prompt
+                self.reinforced_cache = DynamicCache(config=self.model.whp_reinforced.config)
+            output = self.forward(*args, **kwargs)
+            reinforced = self.model.whp_reinforced(*args, **{**kwargs, name: self.reinforced_cache}).logits
         output.logits = whp_combination(output.logits.float(), reinforced.float(), self.alpha)
         return output
 
@@ -59,5 +75,4 @@ def inference_time_whp(baseline: PreTrainedModel, reinforced: PreTrainedModel, a
     its submodule, so that moving or evaluating the one moves or evaluates both."""
     baseline.add_module("whp_reinforced", reinforced)
     baseline.forward = CombinedForward(baseline, alpha)
-    baseline.generation_config.use_cache = False
     return baseline
