@@ -58,7 +58,7 @@ def test_auto_recovers_most_of_the_tiny_worlds_true_terms_and_writes_a_reviewabl
     cfg = compose_config([*TINY_WORLD, "anchors=auto"], tmp_path)
     auto = instantiate(cfg.anchors)
     runner = stage_runner(tmp_path / "cache")
-    target = TargetArtifact(tiny_world_files, "corpus")
+    target = TargetArtifact(tiny_world_files, "corpus", "files")
     dictionary = runner.dictionary(auto, target, None, None, None, None, 8).dictionary
     found, true = set(dictionary.terms), set(load_dictionary(tiny_world_files.anchors))
     assert len(found & true) / len(true) >= 0.8 and len(found & true) / len(found) >= 0.7, (sorted(found - true), sorted(true - found))

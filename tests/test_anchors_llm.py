@@ -59,7 +59,7 @@ def _anchors(base_url: str, tmp_path: Path, *extra: str):
 
 
 def _dictionary(anchors, target: TargetFiles, cache: Path):
-    return stage_runner(cache).dictionary(anchors, TargetArtifact(target, "corpus"), None, None, None, None, 8).dictionary
+    return stage_runner(cache).dictionary(anchors, TargetArtifact(target, "corpus", "files"), None, None, None, None, 8).dictionary
 
 
 def test_llm_dictionary_is_merged_cached_and_never_holds_the_key(target, tmp_path, monkeypatch):

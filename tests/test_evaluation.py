@@ -34,7 +34,7 @@ def two_models(tiny_run, tmp_path_factory):
     assert "target" in target.files.pretraining[0].name
     # half the epochs: it only has to not know the target, and that holds however long it trains
     source = build(compose_config([*TINY, "model.pretrain.epochs=20"], Path("/unused")).model, "model")
-    naive = runner.baseline(source, TargetArtifact(without, target.corpus_key))
+    naive = runner.baseline(source, TargetArtifact(without, target.corpus_key, target.key))
     learned = runner.baseline(parts.model, target)
     return cfg, SimpleNamespace(target=target.files, source=parts.model), {"learned": learned.ref, "naive": naive.ref}
 
