@@ -138,21 +138,23 @@ def test_comparison_table_is_written_from_the_recorded_reports(tmp_path, monkeyp
 
 
 def test_comparison_resume_keeps_only_reports_of_the_same_command(tmp_path):
-    """--resume keeps a method's report only when the same overrides recorded it: a changed
-    learning rate, target or override runs the method again."""
+    """--resume keeps a method's report only when the same overrides recorded it on the same
+    machine and libraries: a changed learning rate, target, override or machine runs it again."""
     import runpy
 
     compare = runpy.run_path("experiments/comparison/compare.py", run_name="imported_by_test")
     method = ["unlearn=npo", "unlearn.lr=1e-05"]
     command = compare["arguments"](method, "macbeth", ["experiment=macbeth"], ["unlearn.epochs=4"])
     assert command == ["target=macbeth", "evaluator=relearning", *method, "unlearn.epochs=4", "experiment=macbeth"]
-    path = tmp_path / "npo.json"
-    assert compare["recorded"](path, command) is None
-    path.write_text(json.dumps({"models": {}, "compare": {"overrides": command, "seconds": 812.5}}))
-    assert compare["recorded"](path, command) == ({"models": {}, "compare": {"overrides": command, "seconds": 812.5}}, 812.5)
-    assert compare["recorded"](path, [*command[:3], "unlearn.lr=0.0001", *command[4:]]) is None
+    path, here, elsewhere = tmp_path / "npo.json", {"cpu": "Intel", "cores": 2}, {"cpu": "AMD", "cores": 2}
+    assert compare["recorded"](path, command, here) is None
+    report = {"models": {}, "compare": {"overrides": command, "seconds": 812.5, "machine": here}}
+    path.write_text(json.dumps(report))
+    assert compare["recorded"](path, command, here) == (report, 812.5)
+    assert compare["recorded"](path, [*command[:3], "unlearn.lr=0.0001", *command[4:]], here) is None
+    assert compare["recorded"](path, command, elsewhere) is None  # the table states one machine's seconds
     path.write_text(json.dumps({"models": {}}))
-    assert compare["recorded"](path, command) is None
+    assert compare["recorded"](path, command, here) is None
 
 
 def _comparison_reports(compare: dict, folder: Path, target: str = "toy_world") -> tuple[dict, dict]:

@@ -11,7 +11,8 @@ their loss, at WHP's learning rate times each of `--lr-factors` (1, 4 and 16 by 
 `key=value` overrides go to every run (`experiment=macbeth`: the real target's recipe);
 the WHP runs name their labels, so that a recipe's own choice of labels does not make both
 soft. `--resume` keeps each report already recorded with the same command and runs the
-rest, so that an interrupted comparison (about 15 minutes a run on the real target) goes on. Writes
+rest, so that an interrupted comparison (about 15 minutes a run on the real target) goes on
+(on the same machine and libraries: the table gives one machine's seconds). Writes
 reports/<target>/<method>.json (each run's report), <target>.md (the table, with each run's
 seconds on this machine) and <target>.png (forget against utility: each method before the
 attack, and an arrow to where the attack takes it; a cross where ordinary text's perplexity
@@ -77,14 +78,16 @@ def run(command_overrides: list[str], cache_dir: str) -> tuple[dict, float]:
         return json.loads((Path(scratch) / "report.json").read_text()), time.perf_counter() - started
 
 
-def recorded(path: Path, command_overrides: list[str]) -> tuple[dict, float] | None:
-    """A report recorded earlier by the same command, and its seconds; None if there is none."""
+def recorded(path: Path, command_overrides: list[str], host: dict) -> tuple[dict, float] | None:
+    """A report recorded earlier by the same command on this machine and libraries (`host`),
+    and its seconds; None if there is none (the table states one machine's seconds)."""
     if not path.is_file():
         return None
     report = json.loads(path.read_text())
-    if report.get("compare", {}).get("overrides") != command_overrides:
+    entry = report.get("compare", {})
+    if entry.get("overrides") != command_overrides or entry.get("machine") != host:
         return None
-    return report, report["compare"]["seconds"]
+    return report, entry["seconds"]
 
 
 def rows(reports: dict[str, dict], runs: dict[str, tuple[list[str], dict[str, str]]]) -> list[dict]:
@@ -153,6 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     from unlearn.machine import machine
 
+    host = machine()
     shared, whp_lr = schedule(args.target, args.overrides)
     out = HERE / "reports" / args.target
     out.mkdir(parents=True, exist_ok=True)
@@ -160,15 +164,15 @@ def main() -> None:
     for method, (method_overrides, _) in methods(whp_lr, tuple(args.lr_factors)).items():
         command_overrides = arguments(method_overrides, args.target, args.overrides, shared)
         path = out / f"{method}.json"
-        earlier = recorded(path, command_overrides) if args.resume else None
+        earlier = recorded(path, command_overrides, host) if args.resume else None
         if earlier is not None:
             print(f"{method}: recorded earlier by the same command, kept", flush=True)
             reports[method], seconds[method] = earlier
             continue
         reports[method], seconds[method] = run(command_overrides, args.cache_dir)
-        reports[method]["compare"] = {"overrides": command_overrides, "seconds": seconds[method]}
+        reports[method]["compare"] = {"overrides": command_overrides, "seconds": seconds[method], "machine": host}
         path.write_text(json.dumps(reports[method], indent=1) + "\n")
-    record = {"machine": machine(), "whp_lr": whp_lr, "lr_factors": args.lr_factors, "overrides": args.overrides, "seconds": seconds}
+    record = {"machine": host, "whp_lr": whp_lr, "lr_factors": args.lr_factors, "overrides": args.overrides, "seconds": seconds}
     (out / "seconds.json").write_text(json.dumps(record, indent=1) + "\n")
     summarize(args.target)
 
