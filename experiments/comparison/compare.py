@@ -54,6 +54,8 @@ def methods(whp_lr: float, lr_factors: tuple[float, ...] = LR_FACTORS) -> dict[s
 FORGET = ("probe/forget_recall", "familiarity_probability/score")
 UTILITY = ("probe/retain_recall", "perplexity/generic_heldout")
 ATTACKED = "relearn/"
+# The target's lm-eval tasks, each its own column: their names say which side they measure.
+BENCHMARK = "lm_eval/"
 
 
 def schedule(target: str, overrides: list[str]) -> tuple[list[str], float]:
@@ -97,7 +99,8 @@ def rows(reports: dict[str, dict], runs: dict[str, tuple[list[str], dict[str, st
         for model, name in shown.items():
             metrics = reports[method]["models"][model]
             table.append({"method": name, **{m: metrics.get(m) for m in (*FORGET, *UTILITY)},
-                          **{ATTACKED + m: metrics.get(ATTACKED + m) for m in FORGET}})  # fmt: skip
+                          **{ATTACKED + m: metrics.get(ATTACKED + m) for m in FORGET},
+                          **{m: value for m, value in metrics.items() if m.startswith(BENCHMARK)}})  # fmt: skip
     return table
 
 
@@ -106,9 +109,10 @@ def cell(value: float | None) -> str:
 
 
 def write_table(table: list[dict], reports: dict[str, dict], seconds: dict[str, float], machine: str, path: Path) -> None:
-    columns = [*FORGET, *(ATTACKED + m for m in FORGET), *UTILITY]
+    benchmarks = sorted({m for row in table for m in row if m.startswith(BENCHMARK)})
+    columns = [*FORGET, *(ATTACKED + m for m in FORGET), *UTILITY, *benchmarks]
     lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    lines += ["| " + row["method"] + " | " + " | ".join(cell(row[c]) for c in columns) + " |" for row in table]
+    lines += ["| " + row["method"] + " | " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in table]
     lines += ["", f"Seconds per run on {machine}, and the stages it found in the cache:", ""]
     for method, s in seconds.items():
         reused = [stage for stage, entry in reports[method]["cache"].items() if entry["hit"]]
