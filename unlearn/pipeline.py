@@ -24,7 +24,7 @@ from unlearn.settings import build
 from unlearn.stages import BlocksArtifact, DictionaryArtifact, LabelsArtifact, ModelArtifact, StageRunner
 from unlearn.targets import TargetArtifact
 from unlearn.tracking import Tracker
-from unlearn.training.trainer import TrainerFactory, read_losses
+from unlearn.training.trainer import TrainerFactory, flush_denormals, read_losses
 
 
 @dataclass
@@ -79,6 +79,7 @@ def run(cfg: DictConfig, output_dir: Path, processes: Processes | None = None, p
     """The report of the whole run (on rank 0; the other ranks return None once the models are
     built), with the tracker's run opened first and closed however it ends. `prepared`: the
     run already prepared (components.prepare), as `python -m unlearn` does before it imports this."""
+    flush_denormals(cfg.trainer)
     prepared = prepared or prepare(cfg, processes)
     tracker = run_tracker(cfg, prepared.cache.processes.is_main)
     runner = stage_runner(cfg, prepared, tracker)
