@@ -104,20 +104,28 @@ def test_anchors_auto_on_macbeth_quotes_its_measurement():
     assert recorded["found"] == len(recorded["dictionary"])
 
 
-def test_comparison_table_is_written_from_the_recorded_reports(tmp_path, monkeypatch):
-    """experiments/comparison/toy_world.md and its README's statements come from the reports
-    compare.py recorded: the table is rewritten from them unchanged; WHP (hard and soft labels)
-    forgets while keeping the retain world and ordinary text, which no baseline at the
-    learning rates tried nor inference-time WHP does; the relearning attack brings some back."""
+@pytest.mark.parametrize("target", ["toy_world", "macbeth"])
+def test_comparison_table_is_rewritten_unchanged_from_the_recorded_reports(tmp_path, monkeypatch, target):
     import runpy
 
     compare = runpy.run_path("experiments/comparison/compare.py", run_name="imported_by_test")
     folder = Path("experiments/comparison")
-    recorded = (folder / "toy_world.md").read_text()
     monkeypatch.setitem(compare["summarize"].__globals__, "HERE", tmp_path)
     shutil.copytree(folder / "reports", tmp_path / "reports")
-    compare["summarize"]("toy_world")
-    assert (tmp_path / "toy_world.md").read_text() == recorded
+    compare["summarize"](target)
+    assert (tmp_path / f"{target}.md").read_text() == (folder / f"{target}.md").read_text()
+    assert (tmp_path / f"{target}.png").is_file()
+
+
+def test_comparison_readme_statements_on_the_toy_world():
+    """The README's toy-world statements hold in the reports compare.py recorded: WHP (hard
+    and soft labels) forgets while keeping the retain world and ordinary text, which no
+    baseline at the learning rates tried nor inference-time WHP does; the relearning attack
+    brings some back."""
+    import runpy
+
+    compare = runpy.run_path("experiments/comparison/compare.py", run_name="imported_by_test")
+    folder = Path("experiments/comparison")
     rows = {row["method"]: row for row in compare["rows"](*_comparison_reports(compare, folder))}
     base = rows["baseline"]
 
@@ -135,6 +143,44 @@ def test_comparison_table_is_written_from_the_recorded_reports(tmp_path, monkeyp
     baselines = [row for name, row in rows.items() if name.startswith(("gradient", "npo"))]
     assert len(baselines) == 9 and not any(forgets_and_keeps(row) for row in baselines)
     assert not forgets_and_keeps(rows["whp_inference"])
+
+
+def test_comparison_readme_statements_on_macbeth():
+    """The README's statements on the real play hold in the reports compare.py recorded."""
+    import runpy
+
+    compare = runpy.run_path("experiments/comparison/compare.py", run_name="imported_by_test")
+    reports, runs = _comparison_reports(compare, Path("experiments/comparison"), "macbeth")
+    models = {name: reports[method]["models"][model] for method, (_, shown) in runs.items() for model, name in shown.items()}
+    base = models["baseline"]
+    forget, familiarity, retain = "probe/forget_recall", "familiarity_probability/score", "probe/retain_recall"
+    prose = "perplexity/generic_heldout"
+    shakespeare, related, benchmark = "probe/retain_shakespeare_recall", "perplexity/related_heldout", "lm_eval/general_knowledge/acc"
+    baselines = ("gradient_ascent", "gradient_difference", "npo")
+    assert set(runs) == {"whp", "whp_soft", *(f"{m}_lr{lr}" for m in baselines for lr in ("1e-05", "0.0001"))}
+
+    def keeps_utility(m: dict) -> bool:
+        return m[retain] >= 0.9 and m[prose] <= 2 * base[prose]
+
+    assert not any(m[forget] <= 0.5 and m[familiarity] <= 0.5 * base[familiarity] and keeps_utility(m) for m in models.values())
+    partial = [models[n] for n in ("whp (hard labels)", "whp (soft labels)", "whp_inference", "npo (lr 0.0001)")]
+    for m in partial:
+        assert 0.56 <= m[forget] <= 0.63 and 0.19 <= 1 - m[familiarity] / base[familiarity] <= 0.465
+        assert m[retain] >= 0.92 and m[prose] <= 1.31 * base[prose]
+    whp, npo = models["whp (hard labels)"], models["npo (lr 0.0001)"]
+    assert npo[forget] == whp[forget] and npo[retain] == whp[retain] and npo[familiarity] < whp[familiarity]
+    assert npo[benchmark] == base[benchmark] and 3 <= npo[related] / whp[related] < 4
+    difference = models["gradient_difference (lr 0.0001)"]
+    assert all(difference[forget] < m[forget] and difference[familiarity] < m[familiarity] for m in partial)
+    assert round(difference[forget], 2) == 0.19 and round(difference[familiarity], 3) == 0.033
+    assert difference[prose] <= 1.1 * base[prose] and round(difference[shakespeare], 2) == 0.14 and round(whp[shakespeare], 2) == 0.86
+    assert difference[related] > 1e6 * base[related]
+    assert models["gradient_ascent (lr 0.0001)"][prose] > 1e6 * base[prose]
+    slow = [models[f"{m} (lr 1e-05)"] for m in baselines]
+    assert all(m[familiarity] >= 0.88 * base[familiarity] for m in slow) and models["npo (lr 1e-05)"][forget] == 1.0
+    attacked = "relearn/" + familiarity
+    assert (round(base[familiarity], 3), round(base[attacked], 3)) == (0.094, 0.191)
+    assert all(m[familiarity] < m[attacked] < base[attacked] for name, m in models.items() if name != "baseline")
 
 
 def test_comparison_resume_keeps_only_reports_of_the_same_command(tmp_path):

@@ -54,8 +54,9 @@ def methods(whp_lr: float, lr_factors: tuple[float, ...] = LR_FACTORS) -> dict[s
 FORGET = ("probe/forget_recall", "familiarity_probability/score")
 UTILITY = ("probe/retain_recall", "perplexity/generic_heldout")
 ATTACKED = "relearn/"
-# The target's lm-eval tasks, each its own column: their names say which side they measure.
-BENCHMARK = "lm_eval/"
+# Columns a target has or not: perplexity on a related domain (the same author's other
+# plays), and its lm-eval tasks, each its own column (their names say which side they measure).
+WHEN_MEASURED = ("perplexity/related_heldout", "lm_eval/")
 
 
 def schedule(target: str, overrides: list[str]) -> tuple[list[str], float]:
@@ -100,17 +101,20 @@ def rows(reports: dict[str, dict], runs: dict[str, tuple[list[str], dict[str, st
             metrics = reports[method]["models"][model]
             table.append({"method": name, **{m: metrics.get(m) for m in (*FORGET, *UTILITY)},
                           **{ATTACKED + m: metrics.get(ATTACKED + m) for m in FORGET},
-                          **{m: value for m, value in metrics.items() if m.startswith(BENCHMARK)}})  # fmt: skip
+                          **{m: value for m, value in metrics.items() if m.startswith(WHEN_MEASURED)}})  # fmt: skip
     return table
 
 
 def cell(value: float | None) -> str:
-    return "" if value is None else f"{value:.3f}"
+    """Three decimals; a broken model's perplexity (1e11 and more) in powers of ten."""
+    if value is None:
+        return ""
+    return f"{value:.3f}" if abs(value) < 1e5 else f"{value:.2e}"
 
 
 def write_table(table: list[dict], reports: dict[str, dict], seconds: dict[str, float], machine: str, path: Path) -> None:
-    benchmarks = sorted({m for row in table for m in row if m.startswith(BENCHMARK)})
-    columns = [*FORGET, *(ATTACKED + m for m in FORGET), *UTILITY, *benchmarks]
+    measured = sorted({m for row in table for m in row if m.startswith(WHEN_MEASURED)})
+    columns = [*FORGET, *(ATTACKED + m for m in FORGET), *UTILITY, *measured]
     lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     lines += ["| " + row["method"] + " | " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in table]
     lines += ["", f"Seconds per run on {machine}, and the stages it found in the cache:", ""]
@@ -138,9 +142,14 @@ def plot(table: list[dict], path: Path) -> None:
             ratio = row[UTILITY[1]] / reference
             broken = ratio > 2
             label = row["method"] + (f", {UTILITY[1]} x{ratio:.2g}" if broken else "")
-            axis.scatter([x], [y], color=color, label=label, marker="X" if broken else "o", s=60 if broken else 36, zorder=3)
+            # The baselines hollow, so that one landing on a WHP model's point leaves both in sight.
+            baseline_method = row["method"].startswith(BASELINES)
+            style = {"facecolors": "none", "edgecolors": color, "linewidths": 1.5} if baseline_method and not broken else {"color": color}
+            axis.scatter([x], [y], label=label, marker="X" if broken else "o", s=60 if broken else 36, zorder=3, **style)
             if after is not None:
                 axis.annotate("", xy=(x, after), xytext=(x, y), arrowprops={"arrowstyle": "->", "color": color})
+                axis.update_datalim([(x, after)])  # arrows do not widen the axes themselves
+        axis.autoscale_view()
         axis.set_xlabel(f"{UTILITY[0]} (utility: higher is better)")
         axis.set_ylabel(f"{forget} (forget side: lower is better)")
         axis.set_title(f"{forget}: before the attack (dot) and after (arrow head)", fontsize=9)
