@@ -126,7 +126,8 @@ def test_comparison_readme_statements_on_the_toy_world():
 
     compare = runpy.run_path("experiments/comparison/compare.py", run_name="imported_by_test")
     folder = Path("experiments/comparison")
-    rows = {row["method"]: row for row in compare["rows"](*_comparison_reports(compare, folder))}
+    reports, runs = _comparison_reports(compare, folder)
+    rows = {row["method"]: row for row in compare["rows"](reports, runs)}
     base = rows["baseline"]
 
     def forgets_and_keeps(row: dict) -> bool:
@@ -143,6 +144,13 @@ def test_comparison_readme_statements_on_the_toy_world():
     baselines = [row for name, row in rows.items() if name.startswith(("gradient", "npo"))]
     assert len(baselines) == 9 and not any(forgets_and_keeps(row) for row in baselines)
     assert not forgets_and_keeps(rows["whp_inference"])
+    seconds = {m: reports[m]["timings_s"] for m in ("whp_soft", "whp")}
+    quoted = "took\n1.5 s with soft labels and 1.7 s with hard ones, and the unlearning fine-tune 9.3 s and\n9.6 s"
+    assert quoted == (
+        f"took\n{seconds['whp_soft']['labels']:.1f} s with soft labels and {seconds['whp']['labels']:.1f} s with hard ones, "
+        f"and the unlearning fine-tune {seconds['whp_soft']['unlearn']:.1f} s and\n{seconds['whp']['unlearn']:.1f} s"
+    )
+    assert quoted in (folder / "README.md").read_text()
 
 
 def test_comparison_readme_statements_on_macbeth():
