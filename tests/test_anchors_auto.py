@@ -4,11 +4,14 @@ toy world's true terms recovered; the dictionary file written for review and reu
 from __future__ import annotations
 
 import pytest
+import torch
 from hydra.utils import instantiate
 
 from tests.conftest import TINY_WORLD, compose_config, stage_runner, target_files
+from tests.tokenizer_families import gpt2_style
 from unlearn.anchors.dictionary import load_dictionary
 from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives, terms_in
+from unlearn.anchors.gain import TermGain
 from unlearn.anchors.model_reference import alternatives_of, rarity_of, rate_terms
 from unlearn.errors import UserError
 from unlearn.targets import TargetArtifact
@@ -155,3 +158,18 @@ def test_alternatives_are_the_baselines_words_of_the_same_case_and_capitals_foll
     alternatives = alternatives_of(FavouringModel(), PieceTokenizer(), documents, ["Kelara", "KELARA"], {"ashwick"}, 2, 4, 8)
     assert alternatives["Kelara"] == ["John", "Mary"]  # not "the" (a function word), "Kel" (the term's start), "jo" (short)
     assert alternatives["KELARA"] == ["JOHN", "MARY"]
+
+
+def test_a_terms_gain_is_read_in_the_spelling_the_text_uses():
+    """A speaker's name at a line's start is spelt without the space a byte-level tokenizer
+    folds into a word's first token; its gain is read from those tokens, not " MACBETH"'s."""
+    script = "MACBETH.\nSo foul and fair a day I have not seen.\nBANQUO.\nHow far is it called to Forres? Ask Banquo.\n"
+    tokenizer = gpt2_style([script, "Enter MACBETH with a drum."] * 20, vocab_size=400)
+    ids = torch.tensor(tokenizer(script * 3, add_special_tokens=False)["input_ids"])
+    seen = torch.bincount(ids, minlength=len(tokenizer)).float()
+    gain = torch.zeros(len(tokenizer))
+    bare, spaced = (tokenizer(text, add_special_tokens=False)["input_ids"] for text in ("MACBETH", " MACBETH"))
+    assert bare != spaced and seen[spaced].min() == 0
+    gain[bare] = 1.0
+    gain[tokenizer(" Banquo", add_special_tokens=False)["input_ids"]] = 0.5
+    assert TermGain(gain, seen, tokenizer).of_terms(["MACBETH", "Banquo"]) == {"MACBETH": 1.0, "Banquo": 0.5}

@@ -377,7 +377,7 @@ def model_reading(
     gain = None
     if reinforced is not None:
         reinforced_model = source.load(reinforced.ref)[0]
-        gain = TermGain(next_token_gain(base_model, reinforced_model, blocks.blocks, batch_size), tokenizer)
+        gain = TermGain(*next_token_gain(base_model, reinforced_model, blocks.blocks, batch_size), tokenizer)
         del reinforced_model
         release_memory()
     return ModelReading(gain, base_model if keep_baseline else None, tokenizer)

@@ -2,11 +2,15 @@
 own text, more than the baseline does.
 
 Fine-tuned further on the target, the reinforced model raises the probability of what is
-idiosyncratic to it (docs/method.md); the gain of a token is the mean rise of its log-probability,
-reinforced over baseline, at the positions of the target's blocks where it is the next
-token. A term's gain is the mean over its tokens. When the baseline already predicts the
-target's names almost surely (the toy baseline learned its world), there is little left
-to raise, and the signal is weak: see experiments/anchors_auto/.
+idiosyncratic to it (docs/method.md); the gain of a token is the mean rise of its
+log-probability, reinforced over baseline, at the positions of the target's blocks where it
+is the next token. A term's gain is the mean over its tokens, in the spelling the text
+uses: a byte-level tokenizer (GPT-2's, SmolLM2's) spells a word differently after a space
+and at a line's start, and a script's speaker names ("MACBETH." on a line of its own) occur
+only at line starts, where the tokens of " MACBETH" never come next and would read 0. When
+the baseline already predicts the target's names almost surely (the toy baseline learned
+its world), there is little left to raise, and the signal is weak: see
+experiments/anchors_auto/.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ if TYPE_CHECKING:
 
 
 @torch.inference_mode()
-def next_token_gain(baseline: PreTrainedModel, reinforced: PreTrainedModel, blocks: Blocks, batch_size: int) -> torch.Tensor:
-    """Per token id, the mean log-probability gain where it is the next token (0 where it never is)."""
+def next_token_gain(
+    baseline: PreTrainedModel, reinforced: PreTrainedModel, blocks: Blocks, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per token id, the mean log-probability gain where it is the next token (0 where it
+    never is), and how many times it is."""
     vocabulary = baseline.config.vocab_size
     total, seen = torch.zeros(vocabulary), torch.zeros(vocabulary)
     for start in range(0, len(blocks), batch_size):
@@ -39,15 +46,23 @@ def next_token_gain(baseline: PreTrainedModel, reinforced: PreTrainedModel, bloc
         kept = mask[:, 1:].bool()
         total.index_add_(0, following.cpu()[kept], (gains[0] - gains[1]).cpu()[kept])
         seen.index_add_(0, following.cpu()[kept], torch.ones(int(kept.sum())))
-    return total / seen.clamp(min=1)
+    return total / seen.clamp(min=1), seen
 
 
 @dataclass
 class TermGain:
-    """Per-token gains (next_token_gain) read as terms: a term's gain is the mean over its tokens."""
+    """Per-token gains and counts (next_token_gain) read as terms: a term's gain is the mean
+    over the tokens of its spelling after a space or bare (at a line's start), whichever the
+    text has more of (the larger count of its rarest token; after a space on a tie)."""
 
     gain: torch.Tensor
+    seen: torch.Tensor
     tokenizer: PreTrainedTokenizerBase
 
     def of_terms(self, terms: Iterable[str]) -> dict[str, float]:
-        return {term: float(self.gain[self.tokenizer(" " + term, add_special_tokens=False)["input_ids"]].mean()) for term in terms}
+        return {term: float(self.gain[self.spelling(term)].mean()) for term in terms}
+
+    def spelling(self, term: str) -> list[int]:
+        """The token ids of the term as the text spells it most often."""
+        spellings = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in (" " + term, term)]
+        return max(spellings, key=lambda ids: int(self.seen[ids].min()))
