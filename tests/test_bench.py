@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from tests.conftest import unlearn_cli
@@ -56,3 +57,23 @@ def test_bench_without_enough_tokens_says_which_key(tmp_path):
 
     with pytest.raises(UserError, match=r"tokens=10 "):
         run_bench(_bench_config(["tokens=10"], tmp_path), tmp_path / "out")
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_packed_documents_fill_every_block_but_the_last(pack, tmp_path):
+    """bench_model.pack_documents cuts the corpus as a book is cut (the Llama-2-7b bench's
+    512-token blocks); without it each toy document is a short block of its own."""
+    from unlearn.bench.workload import build_workload
+    from unlearn.cache import StageCache
+    from unlearn.settings import build
+    from unlearn.targets import prepare_target
+
+    cfg = _bench_config([f"bench_model.pack_documents={pack}"], tmp_path)
+    files = prepare_target(build(cfg.target, "target"), StageCache(tmp_path / "cache")).files
+    bench_model = {**OmegaConf.to_container(cfg.bench_model), "context_length": 128}
+    lengths = build_workload(files, bench_model, 3000, torch.device("cpu")).blocks.attention_mask.sum(-1)
+    assert lengths.sum() >= 3000
+    if pack:
+        assert (lengths[:-1] == 128).all()
+    else:
+        assert (lengths < 128).float().mean() > 0.9

@@ -16,6 +16,7 @@ from unlearn.clock import peak_resident_gb
 from unlearn.labels import LabelGenerator
 from unlearn.labels.candidates import CandidateStore
 from unlearn.labels.generate import LabelInputs, translate_batch
+from unlearn.training.module import adamw
 from unlearn.training.sampling import ShardedBatches, collate_trimmed
 from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit
@@ -134,7 +135,7 @@ def bare_fit(
     the same batches, model, AdamW and schedule, with each phase clocked."""
     device = workload.device
     model = workload.model(seed, torch.float32).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, betas=tuple(spec.betas), weight_decay=spec.weight_decay)
+    optimizer = adamw(list(model.parameters()), spec)
     total = len(ShardedBatches(len(dataset), spec.batch_size, seed))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
     split = dict.fromkeys(PHASES, 0.0)

@@ -62,7 +62,10 @@ class Workload:
 
 
 def build_workload(files: TargetFiles, bench_model: dict[str, Any], tokens: int, device: torch.device) -> Workload:
-    """The target's documents, repeated until the blocks hold `tokens` tokens."""
+    """The target's documents, repeated until the blocks hold `tokens` tokens; with
+    `pack_documents`, joined into one text cut into full blocks, as a book is cut (a toy
+    document is a block of about 90 tokens, and a 7B model's step on such blocks measures
+    its optimizer, not its matrix products)."""
     context = int(bench_model["context_length"])
     texts = read_documents(files.pretraining or files.corpus)
     tokenizer = train_bpe_tokenizer(texts, vocab_size=int(bench_model["tokenizer_vocab"]), min_frequency=2, model_max_length=context)
@@ -82,4 +85,6 @@ def build_workload(files: TargetFiles, bench_model: dict[str, Any], tokens: int,
         pad_token_id=tokenizer.pad_token_id,
         attn_implementation="sdpa",
     )
+    if bench_model["pack_documents"]:
+        chosen = ["\n\n".join(chosen)]
     return Workload(make_blocks(tokenizer, chosen, context), tokenizer, AnchorDictionary.from_file(files.anchors), config, device)
