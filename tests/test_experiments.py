@@ -334,3 +334,27 @@ def test_margin_resume_keeps_the_variants_recorded_with_the_same_overrides(tmp_p
     recorded = json.loads((tmp_path / "margin.json").read_text())["variants"]
     assert list(recorded) == names and recorded[names[1]]["overrides"] == ["unlearn.epochs=9"]
     assert (tmp_path / "margin.md").read_text().count("| holds |") == 3
+
+
+def _h200_toy_summary(report: dict) -> str:
+    baseline, unlearned, seconds = report["models"]["baseline"], report["models"]["unlearned"], report["timings_s"]
+    names = {
+        "forget recall": "probe/forget_recall",
+        "retain recall": "probe/retain_recall",
+        "generic perplexity": "perplexity/generic_heldout",
+    }
+    moved = [f"{name} {baseline[key]:.3f} -> {unlearned[key]:.3f}" for name, key in names.items()]
+    return "; ".join([*moved, f"{sum(seconds.values()):.1f} s in all, {seconds['baseline']:.1f} s of it the baseline's pretraining."])
+
+
+def test_perf_readme_quotes_what_the_h200_wrote():
+    """experiments/perf/README.md quotes the H200's files: the toy world's run on the GPU (which
+    forgot and kept what the toy world's criteria ask) and the Llama-2-7b bench's table."""
+    folder = Path("experiments/perf/h200")
+    readme = (Path("experiments/perf") / "README.md").read_text()
+    report = json.loads((folder / "toy_report.json").read_text())
+    assert _h200_toy_summary(report) in readme
+    baseline, unlearned = report["models"]["baseline"], report["models"]["unlearned"]
+    assert unlearned["probe/forget_recall"] <= 0.10 and baseline["probe/retain_recall"] - unlearned["probe/retain_recall"] <= 0.05
+    assert (folder / "bench.md").read_text().strip() in readme
+    assert json.loads((folder / "bench.json").read_text())["device"] == "NVIDIA H200"
