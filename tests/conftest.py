@@ -31,6 +31,7 @@ TINY_WORLD = [
     "target.heldout_reps=1",
     "target.alternatives_per_anchor=2",
     "target.reps=12",
+    "target.retain_reps=null",  # the retain world told as often as the target
     "evaluator=default",  # every evaluator, also the two the toy world's own list leaves out
 ]
 TINY = [

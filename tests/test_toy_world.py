@@ -173,11 +173,12 @@ def test_world_cache_key_follows_the_lexicon(tmp_path, monkeypatch):
 
 def test_retain_reps_tells_the_retain_world_more_often_and_unset_keeps_the_key(world, tmp_path):
     default = instantiate(compose_config([], tmp_path).target, _convert_="all")
+    assert default.retain_reps == 2 * default.reps, "the default world tells its retain facts twice as often"
+    unset = instantiate(compose_config(["target.retain_reps=null"], tmp_path).target, _convert_="all")
     same = instantiate(compose_config([f"target.retain_reps={default.reps}"], tmp_path).target, _convert_="all")
-    more = instantiate(compose_config([f"target.retain_reps={2 * default.reps}"], tmp_path).target, _convert_="all")
-    assert "retain_reps" not in default.settings()
-    assert len({cache_key("target", t.settings()) for t in (default, same, more)}) == 3
-    more.write(tmp_path)
+    assert "retain_reps" not in unset.settings()
+    assert len({cache_key("target", t.settings()) for t in (default, unset, same)}) == 3
+    unset.write(tmp_path)
     for name, factor in (("retain", 2), ("target", 1)):
-        assert len(read_documents([tmp_path / f"{name}.jsonl"])) == factor * len(read_documents([world / f"{name}.jsonl"])), name
+        assert len(read_documents([world / f"{name}.jsonl"])) == factor * len(read_documents([tmp_path / f"{name}.jsonl"])), name
     assert (tmp_path / "retain_heldout.jsonl").stat().st_size > 0

@@ -2,6 +2,10 @@
 
     python experiments/toy_world/margin.py [--cache-dir DIR] [--out DIR] [--resume] [key=value ...]
 
+The recorded search (margin.json, margin.md) ran on the world before its retain facts were
+told 16 times: `margin.py target.retain_reps=null` repeats it; its two variants that tell
+them 16 times are the default since.
+
 Each variant runs at seeds 0-4 with the probe and perplexity evaluators only. Writes
 margin.json and margin.md here: per variant, each seed's forget recall / loss of retain
 recall, their means and worst seeds, and whether the demo's margin holds (every seed:
@@ -43,7 +47,9 @@ VARIANTS: dict[str, list[str]] = {
 
 def write_table(results: dict, path: Path) -> None:
     lines = [
-        f"Seeds 0-4, probes and perplexity only; {described(results['machine'])}. Each cell: forget recall / loss of retain recall.",
+        f"Seeds 0-4, probes and perplexity only; {described(results['machine'])}. "
+        + (f"Every variant with {' '.join(results['common'])}. " if results["common"] else "")
+        + "Each cell: forget recall / loss of retain recall.",
         "",
         "| variant | overrides | " + " | ".join(f"seed {s}" for s in SEEDS) + " | mean | worst | margin |",
         "|---|---|" + "---|" * len(SEEDS) + "---|---|---|",
