@@ -442,3 +442,6 @@ def test_toy_world_readme_states_what_the_margin_costs():
     records = {name: json.loads((folder / f"{name}.json").read_text()) for name in ("seeds", "seeds_avx2", "seeds_before_retain16")}
     readme = (folder / "README.md").read_text()
     assert f"<!-- perplexity cost -->\n{_perplexity_cost(records)}\n<!-- end perplexity cost -->" in readme
+    over = sum(not run["acceptance"]["met"] for run in records["seeds_avx2"]["runs"])
+    quoted = f"the generic perplexity of {over} of those 5 seeds rises past the +10% limit"
+    assert quoted in " ".join(Path("README.md").read_text().split())
