@@ -118,6 +118,17 @@ def test_comparison_table_is_rewritten_unchanged_from_the_recorded_reports(tmp_p
     assert (tmp_path / f"{target}.png").is_file()
 
 
+def _attack_on_whp(rows: dict) -> str:
+    def moved(name: str) -> str:
+        row = rows[f"whp ({name} labels)"]
+        return (
+            f"{name} labels: familiarity {row['familiarity_probability/score']:.3f} -> {row['relearn/familiarity_probability/score']:.3f}, "
+            f"forget recall {row['probe/forget_recall']:.3f} -> {row['relearn/probe/forget_recall']:.3f}"
+        )
+
+    return f"  {moved('hard')}; {moved('soft')}."
+
+
 def test_comparison_readme_statements_on_the_toy_world():
     """The README's toy-world statements hold in the reports compare.py recorded: WHP (hard
     and soft labels) forgets while keeping the retain world and ordinary text, which no
@@ -141,7 +152,9 @@ def test_comparison_readme_statements_on_the_toy_world():
     for name in ("whp (hard labels)", "whp (soft labels)"):
         whp = rows[name]
         assert forgets_and_keeps(whp) and whp["perplexity/generic_heldout"] <= 1.1 * base["perplexity/generic_heldout"]
-        assert whp["relearn/probe/forget_recall"] > whp["probe/forget_recall"], "the attack brings some back"
+        assert whp["relearn/familiarity_probability/score"] > whp["familiarity_probability/score"], "familiarity rises"
+        assert whp["relearn/probe/forget_recall"] <= whp["probe/forget_recall"], "no forget probe comes back"
+    assert f"<!-- attack -->\n{_attack_on_whp(rows)}\n<!-- end attack -->" in (folder / "README.md").read_text()
     baselines = [row for name, row in rows.items() if name.startswith(("gradient", "npo"))]
     assert len(baselines) == 9 and not any(forgets_and_keeps(row) for row in baselines)
     assert not forgets_and_keeps(rows["whp_inference"])
