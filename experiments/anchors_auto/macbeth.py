@@ -60,7 +60,8 @@ def main(overrides: list[str]) -> None:
         f"Written by `python experiments/anchors_auto/macbeth.py {' '.join(overrides)}`.",
         "",
         f"{result['found']} terms found; precision {result['precision']:.2f}, recall {result['recall']:.2f} against the "
-        f"{len(load_dictionary(HAND))} hand-written terms; the dictionary stage took {seconds:.0f} s.",
+        f"{len(load_dictionary(HAND))} hand-written terms; the run took {seconds:.0f} s (every stage up to the dictionary "
+        "that the cache did not hold: from an empty cache, the GGUF conversion and the reinforced model too).",
         "",
         f"Wrong: {', '.join(result['wrong']) or '-'}",
         "",
