@@ -480,3 +480,24 @@ def test_anchors_readme_says_why_macbeths_terms_are_missed():
     readme = " ".join((folder / "README.md").read_text().split())
     assert f"({', '.join(short)})" in readme
     assert all(rows[name]["rarity"] < record["thresholds"]["min_rarity"] for name in ("Macbeth", "Duncan", "Malcolm"))
+
+
+def test_anchors_readme_quotes_the_threshold_grid_on_macbeth():
+    """The grid in macbeth_terms.json backs every number of the README's paragraph on it, and no
+    pair of thresholds reaches 0.7 precision and recall under any reading of the gain."""
+    folder = Path("experiments/anchors_auto")
+    record = json.loads((folder / "macbeth_terms.json").read_text())
+    readme = " ".join((folder / "README.md").read_text().split())
+    points = {reading: [p for p in record["grid"] if p["reading"] == reading] for reading in ("mean", "first token", "largest")}
+    assert not any(p["precision"] >= 0.7 and p["recall"] >= 0.7 for p in record["grid"])
+    precise = max((p for p in points["mean"] if p["precision"] >= 0.7), key=lambda p: p["recall"])
+    assert f"is {precise['recall']:.2f} (min_rarity {precise['min_rarity']:g}, min_gain {precise['min_gain']:.1f})" in readme
+    broad = max((p for p in points["mean"] if p["recall"] >= 0.5), key=lambda p: p["precision"])
+    assert f"is {broad['precision']:.2f} (min_rarity {broad['min_rarity']:g}, min_gain {broad['min_gain']:.1f})" in readme
+    assert f"its recall is at most {max(p['recall'] for p in points['first token']):.2f}" in readme
+    assert f"recall up to {max(p['recall'] for p in points['largest']):.2f}" in readme
+    best = max(p["precision"] for p in points["largest"] if p["recall"] >= 0.5)
+    assert f"best precision at recall 0.5 or more is {best:.2f}" in readme
+    every = record["every_candidate"]
+    assert f"recall {every['recall']:.2f} (precision {every['precision']:.2f})" in readme
+    assert f"over the corpus's {record['candidates']} candidate terms" in readme
