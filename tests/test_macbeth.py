@@ -100,6 +100,13 @@ def test_probe_groups_are_reported_beside_their_split(tmp_path, monkeypatch):
         "probe/retain_shakespeare_recall": 1.0,
     }
     assert measured.sides["probe/retain_general_recall"] == "utility"
+    table = measured.tables["probes"]
+    assert [(row["prompt"], row["completion"], row["hit"]) for row in table] == [
+        ("Fair is foul, and foul is", " fair.", True),
+        ("The capital of France is", " Paris.", True),
+        ("The capital of Japan is", " Kyoto.", False),
+        ("To be, or not to be, that is the", " question.", True),
+    ]
 
 
 def test_the_recipe_is_the_measured_sweep_point(tmp_path):

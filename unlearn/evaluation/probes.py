@@ -52,7 +52,8 @@ def metric_name(split: str, kind: str, group: str | None = None) -> str:
 
 @dataclass
 class ProbeRecall:
-    """Fraction of probes whose greedy completion contains the answer, per split and kind."""
+    """Fraction of probes whose greedy completion contains the answer, per split and kind, and
+    each probe's completion (the report's `probes` table)."""
 
     max_new_tokens: int
     batch_size: int
@@ -64,9 +65,13 @@ class ProbeRecall:
         probes = read_probes(require(target.probes, "probes", "probes", target))
         completions = complete(model, tokenizer, [p.prompt for p in probes], self.max_new_tokens, self.batch_size, "probes")
         hits: dict[str, list[bool]] = defaultdict(list)
+        rows = []
         for probe, completion in zip(probes, completions, strict=True):
-            names = {metric_name(probe.split, probe.kind), metric_name(probe.split, probe.kind, probe.group)}
-            for name in names:
-                hits[name].append(probe.answer in completion)
+            hit = probe.answer in completion
+            for name in {metric_name(probe.split, probe.kind), metric_name(probe.split, probe.kind, probe.group)}:
+                hits[name].append(hit)
+            rows.append({"split": probe.split, "prompt": probe.prompt, "answer": probe.answer, "completion": completion, "hit": hit})
         metrics = {name: sum(values) / len(values) for name, values in sorted(hits.items())}
-        return Measurement(metrics, {name: "forget" if "forget" in name else "utility" for name in metrics})
+        # Which probes a model still answers, forget probes first: what a recall of 0.625 leaves.
+        rows.sort(key=lambda row: SPLITS.index(row["split"]))
+        return Measurement(metrics, {name: "forget" if "forget" in name else "utility" for name in metrics}, {"probes": rows})
