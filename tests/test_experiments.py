@@ -97,6 +97,39 @@ def test_macbeth_results_are_written_from_the_copied_reports():
     assert change("soft_lr1e-4", general)[1] == change("soft_lr1e-4", general)[0]
 
 
+def _forget_probes_answered(point: str) -> list[str]:
+    report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
+    return sorted(row["answer"] for row in report["details"]["unlearned"]["probes"] if row["split"] == "forget" and row["hit"])
+
+
+def test_macbeth_readme_on_the_alpha_and_low_lr_points():
+    """What experiments/macbeth/README.md says of soft_lr3e-5 and the two alphas holds in their
+    reports: the low lr keeps lm-eval and forgets less; alpha hardly moves the forget side, and
+    the same 11 forget probes, completions English or general knowledge gives, survive both."""
+    folder = Path("experiments/macbeth")
+    models = {p.stem: json.loads(p.read_text())["models"] for p in (folder / "reports").glob("*.json")}
+    readme = " ".join((folder / "README.md").read_text().split())
+
+    def pair(point: str, metric: str) -> tuple[float, float]:
+        return models[point]["baseline"][metric], models[point]["unlearned"][metric]
+
+    knowledge, familiarity, probes = "lm_eval/general_knowledge/acc", "familiarity_probability/score", "probe/forget_recall"
+    before, after = pair("soft_lr3e-5", knowledge)
+    assert before - after <= 0.05 and f"({before:.3f} -> {after:.3f})" in readme
+    assert pair("soft_lr3e-5", probes)[1] == 12 / 16 and f"falls only to {pair('soft_lr3e-5', familiarity)[1]:.3f}" in readme
+    low, high = "soft_alpha2.5_lr1e-4", "soft_alpha10_lr1e-4"
+    fallen = [pair(point, familiarity)[1] for point in (low, high, "soft_lr1e-4")]
+    assert f"familiarity {fallen[0]:.3f} and {fallen[1]:.3f} ({fallen[2]:.3f} at alpha 5)" in readme
+    assert pair(low, probes)[1] == pair(high, probes)[1] == 11 / 16
+    assert all(pair(p, knowledge)[0] - pair(p, knowledge)[1] > 0.05 for p in (low, high))
+    assert f"({pair(low, knowledge)[1]:.3f} and {pair(high, knowledge)[1]:.3f})" in readme
+    related = "perplexity/related_heldout"
+    assert pair(low, related)[1] < pair("soft_lr1e-4", related)[1] < pair(high, related)[1]
+    survivors = _forget_probes_answered(low)
+    assert survivors == _forget_probes_answered(high)
+    assert survivors == sorted(["me", "hand", "hand", "fair", "fair", "air", "Shakespeare", "Scotland", "Sisters", "Sisters", "serpent"])
+
+
 def test_anchors_auto_on_macbeth_quotes_its_measurement():
     folder = Path("experiments/anchors_auto")
     recorded = json.loads((folder / "macbeth.json").read_text())

@@ -1,4 +1,4 @@
-"""The unlearning fine-tune's learning rate on Macbeth with SmolLM2, against the issue's
+"""The unlearning fine-tune's learning rate (and, with soft labels, alpha) on Macbeth with SmolLM2, against the issue's
 criteria: the forget side halved (probability familiarity, forget probes) while utility
 holds (general-knowledge probes lose at most one, lm-eval within 0.05, perplexity on
 ordinary prose at most +15%). Perplexity on the same author's other plays is reported.
@@ -25,13 +25,16 @@ HERE = Path(__file__).resolve().parent
 RUNS = HERE / "reports"
 # The reinforced model of every point: 4 epochs of 5 batches of 8 blocks, one step a batch.
 REINFORCE = ["reinforce.lr=3e-5", "reinforce.accumulate_grad_batches=1", "reinforce.epochs=4"]
-POINTS = {
-    f"unlearn_lr{lr}": [*REINFORCE, f"unlearn.lr={lr}", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
-    for lr in ("1e-5", "3e-5", "1e-4")
-} | {
-    f"soft_lr{lr}": [*REINFORCE, "labels=soft", f"unlearn.lr={lr}", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
-    for lr in ("1e-4", "3e-4")
-}
+UNLEARN = ["unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
+POINTS = (
+    {f"unlearn_lr{lr}": [*REINFORCE, f"unlearn.lr={lr}", *UNLEARN] for lr in ("1e-5", "3e-5", "1e-4")}
+    | {f"soft_lr{lr}": [*REINFORCE, "labels=soft", f"unlearn.lr={lr}", *UNLEARN] for lr in ("3e-5", "1e-4", "3e-4")}
+    | {
+        # The recipe's point with the reinforced model's weight in the labels halved and doubled (alpha 5 above).
+        f"soft_alpha{alpha}_lr1e-4": [*REINFORCE, "labels=soft", f"labels.alpha={alpha}", "unlearn.lr=1e-4", *UNLEARN]
+        for alpha in ("2.5", "10")
+    }
+)
 FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
 UTILITY = ("probe/retain_general_recall", "lm_eval/general_knowledge/acc", "perplexity/generic_heldout")
 PROBES = HERE.parent.parent / "unlearn" / "targets" / "macbeth" / "probes.jsonl"
