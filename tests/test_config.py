@@ -61,6 +61,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("anchors", "llm", "LLMAnchors"),
         ("reinforce", "finetune", "FinetuneReinforcement"),
         ("reinforce", "finetune_toy", "FinetuneReinforcement"),
+        ("reinforce", "finetune_smollm2", "FinetuneReinforcement"),
         ("reinforce", "none", "NoneType"),
         ("reinforce", "lora", "FinetuneReinforcement"),
         ("reinforce", "lora_toy", "FinetuneReinforcement"),
@@ -70,6 +71,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("labels", "anchored_only", "LabelGenerator"),
         ("unlearn", "finetune", "FitSpec"),
         ("unlearn", "finetune_toy", "FitSpec"),
+        ("unlearn", "finetune_smollm2", "FitSpec"),
         ("unlearn", "gradient_ascent", "GradientAscent"),
         ("unlearn", "gradient_difference", "GradientDifference"),
         ("unlearn", "npo", "NPO"),
@@ -102,6 +104,22 @@ def test_toy_model_brings_its_own_scale_and_the_command_line_still_wins(tmp_path
     assert paper.reinforce.lr == 3e-6 and paper.reinforce.batch_size * paper.reinforce.accumulate_grad_batches == 128
     assert paper.unlearn.lr == 1e-6 and paper.unlearn.epochs == 2
     assert compose_config(["reinforce=none"], tmp_path).reinforce._target_.endswith("no_reinforcement")
+
+
+def test_smollm2_brings_the_schedules_measured_on_macbeth_to_any_target(tmp_path):
+    """model=smollm2 selects its own schedules and soft labels, so a new target gets the
+    settings measured on Macbeth: target=macbeth alone is experiment=macbeth's run, and
+    experiment=macbeth's unlearning values (imposed on every method it is run with) are
+    unlearn=finetune_smollm2's. The command line still wins."""
+    story = compose_config(["model=smollm2", "target=text_files", "target.corpus=[a.txt]"], tmp_path)
+    assert (story.reinforce.lr, story.unlearn.lr, story.labels.targets) == (3e-5, 1e-4, "soft")
+    assert story.reinforce.min_steps == story.unlearn.min_steps == 20
+    assert compose_config(["target=macbeth"], tmp_path) == compose_config(["experiment=macbeth"], tmp_path)
+    imposed = compose_config(["experiment=macbeth", "unlearn=npo"], tmp_path).unlearn
+    schedule = compose_config(["model=smollm2", "unlearn=finetune_smollm2"], tmp_path).unlearn
+    assert all(imposed[key] == schedule[key] for key in ("lr", "accumulate_grad_batches", "epochs", "min_steps"))
+    paper = compose_config(["target=macbeth", "reinforce=finetune", "unlearn=finetune", "labels=whp"], tmp_path)
+    assert (paper.reinforce.lr, paper.unlearn.lr, paper.labels.targets) == (3e-6, 1e-6, "hard")
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -24,10 +24,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "reports"
 # The reinforced model of every point: 4 epochs of 5 batches of 8 blocks, one step a batch.
-REINFORCE = ["reinforce.lr=3e-5", "reinforce.accumulate_grad_batches=1", "reinforce.epochs=4"]
-UNLEARN = ["unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
+# Each point names the paper's schedules (and hard labels where it uses them) and sets every
+# value it changes, so that it composes what it composed when it was run, before
+# model=smollm2 chose schedules and labels of its own.
+REINFORCE = ["reinforce=finetune", "reinforce.lr=3e-5", "reinforce.accumulate_grad_batches=1", "reinforce.epochs=4"]
+UNLEARN = ["unlearn=finetune", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
 POINTS = (
-    {f"unlearn_lr{lr}": [*REINFORCE, f"unlearn.lr={lr}", *UNLEARN] for lr in ("1e-5", "3e-5", "1e-4")}
+    {f"unlearn_lr{lr}": [*REINFORCE, "labels=whp", f"unlearn.lr={lr}", *UNLEARN] for lr in ("1e-5", "3e-5", "1e-4")}
     | {f"soft_lr{lr}": [*REINFORCE, "labels=soft", f"unlearn.lr={lr}", *UNLEARN] for lr in ("3e-5", "1e-4", "3e-4")}
     | {
         # The recipe's point with the reinforced model's weight in the labels halved and doubled (alpha 5 above).
