@@ -297,6 +297,30 @@ def test_the_cold_recipe_run_is_recorded_and_reproduces_its_sweep_point():
     assert fine_tunes(one_block) > 1.2 * fine_tunes(cold)
 
 
+def test_the_cold_recipe_on_an_amd_epyc_reproduces_the_xeons_numbers_within_25_minutes():
+    """recipe_amd_epyc.md is what recipe.py writes from its record: the cold recipe on another
+    CPU, every metric of the Intel Xeon's run to within 0.003%, in under 25 minutes, at the
+    same peak; its forget probes answered are those the alphas keep, less one phrasing of "hand"."""
+    import runpy
+
+    recipe = runpy.run_path("experiments/macbeth/recipe.py", run_name="imported_by_test")
+    folder = Path("experiments/macbeth")
+    assert (folder / "recipe_amd_epyc.md").read_text() == recipe["summary"]("recipe_amd_epyc")
+    amd, xeon = (json.loads((folder / f"{name}.json").read_text()) for name in ("recipe_amd_epyc", "recipe"))
+    assert amd["machine"]["cpu"] == "AMD EPYC" and "Xeon" in xeon["machine"]["cpu"] and amd["overrides"] == []
+    assert not any(entry["hit"] for entry in amd["cache"].values()), "cold: every stage built"
+    for model, metrics in xeon["models"].items():
+        assert amd["models"][model] == pytest.approx(metrics, rel=3e-5), model
+    assert amd["wall_s"] <= 25 * 60 and round(amd["peak_rss_gb"], 1) == round(xeon["peak_rss_gb"], 1)
+    readme = " ".join((folder / "README.md").read_text().split())
+    minutes, peak = f"{amd['wall_s'] / 60:.1f}", f"{amd['peak_rss_gb']:.1f}"
+    assert f"`recipe_amd_epyc.md`): {minutes} minutes, within the 25, and the same peak of {peak} GB" in readme
+    answered = sorted(r["answer"] for r in amd["details"]["unlearned"]["probes"] if r["split"] == "forget" and r["hit"])
+    alphas = _forget_probes_answered("soft_alpha2.5_lr1e-4")
+    alphas.remove("hand")
+    assert answered == alphas and len(answered) == 10
+
+
 def test_readmes_quote_the_seed_table_as_seeds_py_wrote_it(monkeypatch):
     """README.md's results paragraph and printed summary, and experiments/toy_world/README.md's
     table, are what seeds.py renders from seeds.json (rerun it after a change of the numbers)."""
