@@ -321,6 +321,28 @@ def test_the_cold_recipe_on_an_amd_epyc_reproduces_the_xeons_numbers_within_25_m
     assert answered == alphas and len(answered) == 10
 
 
+def test_in_pieces_of_one_block_the_recipe_on_an_amd_epyc_meets_time_and_memory_at_once():
+    """recipe_pieces_512_amd_epyc.md is recipe.py's summary of its record: within 25 minutes and
+    under the memory target on this CPU, the same metrics as in pieces of two blocks, while on
+    the Intel Xeon the same pieces took well over 25 minutes."""
+    import runpy
+
+    recipe = runpy.run_path("experiments/macbeth/recipe.py", run_name="imported_by_test")
+    folder = Path("experiments/macbeth")
+    name = "recipe_pieces_512_amd_epyc"
+    assert (folder / f"{name}.md").read_text() == recipe["summary"](name)
+    pieces, whole, xeon = (json.loads((folder / f"{n}.json").read_text()) for n in (name, "recipe_amd_epyc", "recipe_pieces_512"))
+    assert pieces["overrides"] == xeon["overrides"] == ["trainer.micro_batch_tokens=512", "labels.batch_tokens=1024"]
+    assert pieces["machine"]["cpu"] == "AMD EPYC" and not any(entry["hit"] for entry in pieces["cache"].values())
+    budget = json.loads(Path("experiments/memory/results.json").read_text())["budget_bytes"] / 2**30
+    assert pieces["wall_s"] <= 25 * 60 and pieces["peak_rss_gb"] <= budget < whole["peak_rss_gb"]
+    for model, metrics in whole["models"].items():
+        assert pieces["models"][model] == pytest.approx(metrics, rel=2e-3), model
+    readme = " ".join((folder / "README.md").read_text().split())
+    quoted = f"{pieces['wall_s'] / 60:.1f} minutes, peak {pieces['peak_rss_gb']:.1f} GB against a target of {budget:.1f} GB"
+    assert quoted in readme and f"to {xeon['wall_s'] / 60:.1f} minutes" in readme
+
+
 def test_readmes_quote_the_seed_table_as_seeds_py_wrote_it(monkeypatch):
     """README.md's results paragraph and printed summary, and experiments/toy_world/README.md's
     table, are what seeds.py renders from seeds.json (rerun it after a change of the numbers)."""
