@@ -27,7 +27,7 @@ from macbeth import score
 
 from unlearn.anchors.dictionary import load_dictionary
 from unlearn.anchors.discovery import TermCounts
-from unlearn.anchors.model_reference import candidate_terms, out_of_context_logprob, rarity_of
+from unlearn.anchors.model_reference import candidate_terms, out_of_context_logprob, rarity_of, rate_terms
 from unlearn.components import prepare
 from unlearn.config import compose_config
 from unlearn.files import read_documents
@@ -45,15 +45,16 @@ GRID_RARITY = (8.0, 10.0, 12.0, 14.0)
 GRID_GAIN = (0.5, 0.75, 1.0, 1.5, 2.0)
 
 
-def grid(rarity: dict[str, float], gains: dict[str, torch.Tensor], hand: dict) -> list[dict]:
-    """Precision and recall of the terms kept by each (reading, min_rarity, min_gain)."""
+def grid(counts: TermCounts, rarity: dict[str, float], gains: dict[str, torch.Tensor], hand: dict, min_contexts: int) -> list[dict]:
+    """Precision and recall of the terms anchors=auto's rule (rate_terms) keeps at each
+    (reading, min_rarity, min_gain)."""
     points = []
     for reading, read in READINGS.items():
         gain = {t: read(g) for t, g in gains.items()}
         for min_rarity in GRID_RARITY:
             for min_gain in GRID_GAIN:
-                kept = {t: () for t in rarity if rarity[t] >= min_rarity and gain[t] >= min_gain}
-                scored = score(kept, hand)
+                kept = rate_terms(counts, rarity, lambda terms, gain=gain: {t: gain[t] for t in terms}, min_rarity, min_gain, min_contexts)
+                scored = score({d.term: () for d in kept}, hand)
                 points.append({"reading": reading, "min_rarity": min_rarity, "min_gain": min_gain}
                               | {k: scored[k] for k in ("found", "precision", "recall")})  # fmt: skip
     return points
@@ -74,8 +75,8 @@ def main(overrides: list[str]) -> None:
         measured = sorted(candidates | set(present))
         rarity = rarity_of(counts, out_of_context_logprob(reading.baseline, reading.tokenizer, measured, auto.batch_size))
         gain = reading.gain.of_terms(present)
-        token_gains = {t: reading.gain.gain[reading.gain.spelling(t)] for t in candidates}
-    points = grid({t: rarity[t] for t in candidates}, token_gains, hand_dictionary)
+        token_gains = {t: reading.gain.of_tokens(t) for t in candidates}
+    points = grid(counts, {t: rarity[t] for t in candidates}, token_gains, hand_dictionary, auto.min_contexts)
     everything = score(dict.fromkeys(candidates, ()), hand_dictionary)
     rows = [
         {"term": t, "count": counts.counts[t], "contexts": len(counts.contexts[t]), "candidate": t in candidates}

@@ -60,7 +60,11 @@ class TermGain:
     tokenizer: PreTrainedTokenizerBase
 
     def of_terms(self, terms: Iterable[str]) -> dict[str, float]:
-        return {term: float(self.gain[self.spelling(term)].mean()) for term in terms}
+        return {term: float(self.of_tokens(term).mean()) for term in terms}
+
+    def of_tokens(self, term: str) -> torch.Tensor:
+        """The gain of each token of the term's spelling, in order."""
+        return self.gain[self.spelling(term)]
 
     def spelling(self, term: str) -> list[int]:
         """The token ids of the term as the text spells it most often."""
