@@ -141,9 +141,11 @@ def block_labels(
     rng: random.Random,
     alphas: list[float],
     max_positions: int,
+    combine_on: str = "logits",
 ) -> tuple[list[int], dict[float, torch.Tensor]]:
     """The positions of the block that get a label (each from the output before it), and per
-    alpha the combined float64 scores there, one row per position: the label is their argmax."""
+    alpha the combined float64 scores there, one row per position: the label is their argmax.
+    `combine_on="log_probs"` combines both views' log-softmax (after rule 4's flattening)."""
     text, anchors = translate(block_text, merged_terms(terms), rng)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = [tokenizer.bos_token_id, *encoded["input_ids"]]
@@ -159,6 +161,8 @@ def block_labels(
     means = base.mean(dim=-1)
     for token, row in flatten.items():
         base[row:, token] = means[row:]
+    if combine_on == "log_probs":
+        base, reinf = base.log_softmax(dim=-1), reinf.log_softmax(dim=-1)
     predicting = [t for t in range(len(block_ids) - 1) if source[t] is not None]
     b = base[[source[t] for t in predicting]]
     r = reinf[predicting]

@@ -1,5 +1,6 @@
 """The pipeline's generic labels against the plain reference of tests/label_oracle.py, position by
-position, on randomized texts, for three tokenizer families and alpha 0, 1 and 5.
+position, on randomized texts, for three tokenizer families, alpha 0, 1 and 5, and both views
+combined as raw logits (the paper's) and as log-probabilities.
 
 The labels come the way a run computes them: anchored translation, batched forward passes,
 the candidate store and its fallback for the positions it leaves open. The reference recomputes
@@ -116,11 +117,11 @@ def world(request):
     return request.param, tok, blocks, baseline, reinforced
 
 
-def pipeline_labels(tok, blocks, baseline, reinforced, top_k: int) -> dict[float, tuple[torch.Tensor, dict]]:
+def pipeline_labels(tok, blocks, baseline, reinforced, top_k: int, combine_on: str) -> dict[float, tuple[torch.Tensor, dict]]:
     """Per alpha, the labels and their statistics from one candidate store, as a run keys it
     without alpha; stored at one alpha far above those asked, so that the chords are loose and
     the fallback to a forward pass labels some positions too."""
-    generator = LabelGenerator(alpha=0.0, batch_size=8, top_k=top_k, store_alphas=[1000.0])
+    generator = LabelGenerator(alpha=0.0, batch_size=8, top_k=top_k, store_alphas=[1000.0], combine_on=combine_on)
     inputs = LabelInputs(blocks, generator, baseline, reinforced, tok, AnchorDictionary(merge(TERMS)), SEED)
     store = CandidateStore.collect(inputs)
     results = {}
@@ -130,7 +131,8 @@ def pipeline_labels(tok, blocks, baseline, reinforced, top_k: int) -> dict[float
     return results
 
 
-def test_pipeline_labels_equal_the_reference_position_by_position(world):
+@pytest.mark.parametrize("combine_on", ["logits", "log_probs"])
+def test_pipeline_labels_equal_the_reference_position_by_position(world, combine_on):
     family, tok, blocks, baseline, reinforced = world
     assert len(blocks) >= 500
     reference_models = (copy.deepcopy(baseline).double(), copy.deepcopy(reinforced).double())
@@ -148,10 +150,11 @@ def test_pipeline_labels_equal_the_reference_position_by_position(world):
                 block_rng(SEED, index),
                 ALPHAS,
                 MAX_POSITIONS,
+                combine_on,
             )
         )
     counts = {"positions": 0, "labelled": 0, "exact": 0, "ties": 0, "recomputed_batches": 0}
-    for alpha, (labels, stats) in pipeline_labels(tok, blocks, baseline, reinforced, top_k=1).items():
+    for alpha, (labels, stats) in pipeline_labels(tok, blocks, baseline, reinforced, top_k=1, combine_on=combine_on).items():
         counts["recomputed_batches"] += stats["recomputed_batches"]
         for index, (positions, scores) in enumerate(references):
             length = int(blocks.attention_mask[index].sum())
@@ -170,5 +173,7 @@ def test_pipeline_labels_equal_the_reference_position_by_position(world):
             assert bool((exact | near).all()), (family, alpha, index, [p for p, ok in zip(positions, exact | near, strict=True) if not ok])
             counts["exact"] += int(exact.sum())
             counts["ties"] += int((~exact).sum())
-    print(f"{family}: {len(blocks)} blocks x {len(ALPHAS)} alphas: {counts}")
-    assert counts["labelled"] > 0.5 * counts["positions"] and counts["recomputed_batches"] > 0
+    print(f"{family}, {combine_on}: {len(blocks)} blocks x {len(ALPHAS)} alphas: {counts}")
+    assert counts["labelled"] > 0.5 * counts["positions"]
+    # The fallback runs on the paper's raw logits; on log-probabilities the store decides every position of these texts.
+    assert counts["recomputed_batches"] > 0 or combine_on == "log_probs"

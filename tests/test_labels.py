@@ -37,6 +37,42 @@ def test_alpha_zero_gives_the_base_argmax():
     assert torch.equal(LabelGenerator(alpha=0.0, batch_size=1).combine(base, reinforced).argmax(-1), base.argmax(-1))
 
 
+def test_on_log_probs_a_token_is_pushed_down_as_far_as_reinforcement_raised_its_probability():
+    """Reinforcement raises token 2's logit by 3 and leaves the others; an offset added to the
+    whole reinforced row changes no probability. On log-probabilities the combination ignores the
+    offset and lowers token 2 alone, by alpha times its log-probability gain; on raw logits (the
+    paper's) the offset decides: below, token 2 escapes; above, every token is pushed down."""
+    base = torch.tensor([[2.0, 1.0, 1.5]])
+    reinforced = base + torch.tensor([[0.0, 0.0, 3.0]])
+    log_probs = LabelGenerator(alpha=5.0, batch_size=1, combine_on="log_probs")
+    paper = LabelGenerator(alpha=5.0, batch_size=1)
+    lb, lr = base.log_softmax(-1), reinforced.log_softmax(-1)
+    expected = lb - 5.0 * torch.tensor([[0.0, 0.0, float(lr[0, 2] - lb[0, 2])]])
+    for offset in (-10.0, 0.0, 10.0):
+        combined = log_probs.combine(log_probs.scaled(base.clone()), log_probs.scaled(reinforced + offset))
+        assert torch.allclose(combined, expected, atol=1e-5)
+    assert torch.equal(paper.combine(base, reinforced - 10.0), base)
+    assert torch.allclose(paper.combine(base, reinforced + 10.0), base - 5.0 * torch.tensor([[10.0, 10.0, 13.0]]))
+
+
+def test_scaling_to_log_probs_works_in_place_on_a_label_batch():
+    logits = torch.randn(2, 3, 7)
+    expected = logits.log_softmax(-1)
+    scaled = LabelGenerator(alpha=5.0, batch_size=1, combine_on="log_probs").scaled(logits)
+    assert scaled.data_ptr() == logits.data_ptr() and torch.allclose(scaled, expected, atol=1e-6)
+    raw = torch.randn(2, 3, 7)
+    assert torch.equal(LabelGenerator(alpha=5.0, batch_size=1).scaled(raw.clone()), raw)
+
+
+@pytest.mark.parametrize("labels", ["whp", "soft", "reinforced_only"])
+def test_combine_on_composes_with_every_generator_and_a_bad_value_names_the_key(labels, tmp_path):
+    assert build(compose_config([f"labels={labels}"], tmp_path).labels, "labels").combine_on == "logits"
+    generator = build(compose_config([f"labels={labels}", "labels.combine_on=log_probs"], tmp_path).labels, "labels")
+    assert generator.combine_on == "log_probs"
+    with pytest.raises(UserError, match=r"labels\.combine_on=probs must be one of logits, log_probs"):
+        build(compose_config([f"labels={labels}", "labels.combine_on=probs"], tmp_path).labels, "labels")
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

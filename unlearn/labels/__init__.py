@@ -6,7 +6,8 @@ baseline reads the anchored translation of each block (the paper) or the origina
 down; with alpha = 0 the reinforced model drops out and the labels are the baseline's
 prediction on the translation alone (`labels=anchored_only`, which needs no reinforced model).
 `targets` says what the fine-tune learns of the combination: its argmax (`hard`, the paper's)
-or its distribution at `temperature` (`soft`, labels/soft.py).
+or its distribution at `temperature` (`soft`, labels/soft.py). `combine_on` says whether the
+two views are combined as the models' raw logits (the paper's) or as log-probabilities.
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ def whp_combination(base: torch.Tensor, reinforced: torch.Tensor, alpha: float) 
 
 
 TARGETS = ("hard", "soft")
+SCALES = ("logits", "log_probs")
+
+
+def to_log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """`logits` [..., vocabulary] turned into log-probabilities in place, some rows at a time:
+    a label batch of a real vocabulary is already several full-vocabulary copies."""
+    for rows in logits.view(-1, logits.shape[-1]).split(1024):
+        rows.sub_(rows.logsumexp(dim=-1, keepdim=True))
+    return logits
 
 
 @dataclass
@@ -33,7 +43,14 @@ class LabelGenerator:
     blocks of a real vocabulary are read a few at a time); per position, the top `top_k` tokens kept at alpha 0
     and at each of `store_alphas`, so that hard labels for any alpha up to the largest of them
     come from one pass (labels/candidates.py). Soft targets keep the `soft_top_k` most probable
-    tokens of softmax(v_generic / temperature) per position (labels/soft.py)."""
+    tokens of softmax(v_generic / temperature) per position (labels/soft.py).
+
+    `combine_on`: a model's logits are defined up to a constant per position, and ReLU is not
+    blind to it, so on raw logits the combination reads the offset between two models' rows:
+    where the reinforced row sits higher overall, every token is pushed down, those whose
+    probability reinforcement lowered included; where it sits lower, tokens it made likelier
+    escape. On log-probabilities (`log_probs`) a token is pushed down exactly when, and as far
+    as, reinforcement raised its probability (docs/method.md, "Combining log-probabilities")."""
 
     alpha: float
     batch_size: int
@@ -44,6 +61,7 @@ class LabelGenerator:
     targets: str = "hard"
     temperature: float = 1.0
     soft_top_k: int = 32
+    combine_on: str = "logits"
 
     def __post_init__(self) -> None:
         if self.alpha < 0:
@@ -60,6 +78,8 @@ class LabelGenerator:
             raise SettingError("targets", self.targets, f"must be one of {', '.join(TARGETS)} (v_generic's argmax or its distribution)")
         if not self.temperature > 0:
             raise SettingError("temperature", self.temperature, "must be > 0 (soft targets are softmax(v_generic / temperature))")
+        if self.combine_on not in SCALES:
+            raise SettingError("combine_on", self.combine_on, f"must be one of {', '.join(SCALES)} (the paper combines raw logits)")
         if self.soft_top_k < 1:
             raise SettingError("soft_top_k", self.soft_top_k, "must be at least 1 (tokens of each soft target kept; 32 is plenty)")
 
@@ -75,6 +95,10 @@ class LabelGenerator:
     def reads_reinforced(self) -> bool:
         """With alpha = 0 the combination is the baseline's logits, whatever the reinforced model says."""
         return self.alpha > 0
+
+    def scaled(self, logits: torch.Tensor) -> torch.Tensor:
+        """A view's logits as the combination reads them (in place): raw, or as log-probabilities."""
+        return to_log_probs(logits) if self.combine_on == "log_probs" else logits
 
     def combine(self, base: torch.Tensor, reinforced: torch.Tensor) -> torch.Tensor:
         """Logits whose argmax is the generic label, from the baseline's logits (on the translated

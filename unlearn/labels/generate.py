@@ -113,8 +113,9 @@ class LabelInputs:
             base = translated[rows, source.clamp(min=0).to(translated.device)]
         else:
             base = _logits(self.baseline, input_ids, attention_mask)
+        base = generator.scaled(base)
         # Without a reinforced model (alpha = 0) its logits are the baseline's: the combination is then the baseline's own.
-        reinforced = _logits(self.reinforced, input_ids, attention_mask) if self.reinforced is not None else base
+        reinforced = generator.scaled(_logits(self.reinforced, input_ids, attention_mask)) if self.reinforced is not None else base
         return BatchLogits(start, base, reinforced, valid[:, :-1] & attention_mask[:, 1:].bool())
 
 
