@@ -37,6 +37,11 @@ POINTS = (
         f"soft_alpha{alpha}_lr1e-4": [*REINFORCE, "labels=soft", f"labels.alpha={alpha}", "unlearn.lr=1e-4", *UNLEARN]
         for alpha in ("2.5", "10")
     }
+    | {
+        # The recipe's point with the two views combined as log-probabilities instead of raw logits.
+        f"soft_logprobs_lr{lr}": [*REINFORCE, "labels=soft", "labels.combine_on=log_probs", f"unlearn.lr={lr}", *UNLEARN]
+        for lr in ("1e-4", "3e-4")
+    }
 )
 FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
 UTILITY = ("probe/retain_general_recall", "lm_eval/general_knowledge/acc", "perplexity/generic_heldout")
