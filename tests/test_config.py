@@ -76,6 +76,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("unlearn", "gradient_difference", "GradientDifference"),
         ("unlearn", "npo", "NPO"),
         ("labels", "soft", "LabelGenerator"),
+        ("labels", "soft_log_probs", "LabelGenerator"),
         ("logger", "csv", "FolderTracker"),
         ("logger", "tensorboard", "FolderTracker"),
         ("logger", "wandb", "WandbTracker"),
@@ -107,19 +108,19 @@ def test_toy_model_brings_its_own_scale_and_the_command_line_still_wins(tmp_path
 
 
 def test_smollm2_brings_the_schedules_measured_on_macbeth_to_any_target(tmp_path):
-    """model=smollm2 selects its own schedules and soft labels, so a new target gets the
+    """model=smollm2 selects its own schedules and soft labels on log-probabilities, so a new target gets the
     settings measured on Macbeth: target=macbeth alone is experiment=macbeth's run, and
     experiment=macbeth's unlearning values (imposed on every method it is run with) are
     unlearn=finetune_smollm2's. The command line still wins."""
     story = compose_config(["model=smollm2", "target=text_files", "target.corpus=[a.txt]"], tmp_path)
-    assert (story.reinforce.lr, story.unlearn.lr, story.labels.targets) == (3e-5, 1e-4, "soft")
+    assert (story.reinforce.lr, story.unlearn.lr, story.labels.targets, story.labels.combine_on) == (3e-5, 3e-4, "soft", "log_probs")
     assert story.reinforce.min_steps == story.unlearn.min_steps == 20
     assert compose_config(["target=macbeth"], tmp_path) == compose_config(["experiment=macbeth"], tmp_path)
     imposed = compose_config(["experiment=macbeth", "unlearn=npo"], tmp_path).unlearn
     schedule = compose_config(["model=smollm2", "unlearn=finetune_smollm2"], tmp_path).unlearn
     assert all(imposed[key] == schedule[key] for key in ("lr", "accumulate_grad_batches", "epochs", "min_steps"))
     paper = compose_config(["target=macbeth", "reinforce=finetune", "unlearn=finetune", "labels=whp"], tmp_path)
-    assert (paper.reinforce.lr, paper.unlearn.lr, paper.labels.targets) == (3e-6, 1e-6, "hard")
+    assert (paper.reinforce.lr, paper.unlearn.lr, paper.labels.targets, paper.labels.combine_on) == (3e-6, 1e-6, "hard", "logits")
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -64,9 +64,10 @@ def test_scaling_to_log_probs_works_in_place_on_a_label_batch():
     assert torch.equal(LabelGenerator(alpha=5.0, batch_size=1).scaled(raw.clone()), raw)
 
 
-@pytest.mark.parametrize("labels", ["whp", "soft", "reinforced_only"])
+@pytest.mark.parametrize("labels", ["whp", "soft", "reinforced_only", "soft_log_probs"])
 def test_combine_on_composes_with_every_generator_and_a_bad_value_names_the_key(labels, tmp_path):
-    assert build(compose_config([f"labels={labels}"], tmp_path).labels, "labels").combine_on == "logits"
+    default = "log_probs" if labels == "soft_log_probs" else "logits"
+    assert build(compose_config([f"labels={labels}"], tmp_path).labels, "labels").combine_on == default
     generator = build(compose_config([f"labels={labels}", "labels.combine_on=log_probs"], tmp_path).labels, "labels")
     assert generator.combine_on == "log_probs"
     with pytest.raises(UserError, match=r"labels\.combine_on=probs must be one of logits, log_probs"):

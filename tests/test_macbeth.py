@@ -111,7 +111,7 @@ def test_probe_groups_are_reported_beside_their_split(tmp_path, monkeypatch):
 
 def test_the_recipe_is_the_measured_sweep_point(tmp_path):
     """experiment=macbeth composes the configuration of the sweep point it names (its report is
-    experiments/macbeth/reports/soft_lr1e-4.json), but for min_steps, which leaves the play's
+    experiments/macbeth/reports/soft_logprobs_lr3e-4.json), but for min_steps, which leaves the play's
     schedule as it is (39 blocks make 20 steps) and keeps 20 steps on a shorter text."""
     import runpy
 
@@ -119,7 +119,7 @@ def test_the_recipe_is_the_measured_sweep_point(tmp_path):
 
     from unlearn.training.spec import FitSpec
 
-    point = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")["POINTS"]["soft_lr1e-4"]
+    point = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")["POINTS"]["soft_logprobs_lr3e-4"]
     recipe = OmegaConf.to_container(compose_config(["experiment=macbeth"], tmp_path))
     swept = OmegaConf.to_container(compose_config(["target=macbeth", *point], tmp_path))
     for stage in ("reinforce", "unlearn"):
