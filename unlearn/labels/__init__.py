@@ -29,9 +29,10 @@ SCALES = ("logits", "log_probs")
 
 
 def to_log_probs(logits: torch.Tensor) -> torch.Tensor:
-    """`logits` [..., vocabulary] turned into log-probabilities in place, some rows at a time:
-    a label batch of a real vocabulary is already several full-vocabulary copies."""
-    for rows in logits.view(-1, logits.shape[-1]).split(1024):
+    """`logits` [..., vocabulary] turned into log-probabilities in place, 256 rows at a time:
+    a label batch of a real vocabulary is already several full-vocabulary copies, and each
+    step's temporary is as large as its rows (50 MB for 256 rows of a 49k vocabulary)."""
+    for rows in logits.view(-1, logits.shape[-1]).split(256):
         rows.sub_(rows.logsumexp(dim=-1, keepdim=True))
     return logits
 
