@@ -130,6 +130,50 @@ def test_macbeth_readme_on_the_alpha_and_low_lr_points():
     assert survivors == sorted(["me", "hand", "hand", "fair", "fair", "air", "Shakespeare", "Scotland", "Sisters", "Sisters", "serpent"])
 
 
+def test_macbeth_readme_on_labels_combined_as_log_probabilities(monkeypatch):
+    """label_scales.md is what label_scales.py writes from its JSON, and the README quotes it: the
+    log-probability combination moves the generic distribution far less from the baseline's and
+    pushes the forget answers it reaches lower. Its two sweep points: at lr 1e-4 the forgetting of
+    raw logits at a lower cost to other text; at lr 3e-4 half the forget probes remain, which no
+    point on raw logits reached, with every general probe and ordinary prose within 15%."""
+    import runpy
+
+    folder = Path("experiments/macbeth")
+    monkeypatch.syspath_prepend(str(folder))  # label_scales.py reads sweep.py's settings, as a script beside it does
+    scales = runpy.run_path(str(folder / "label_scales.py"), run_name="imported_by_test")
+    recorded = json.loads((folder / "label_scales.json").read_text())
+    assert (folder / "label_scales.md").read_text() == scales["summary"](recorded)
+    readme = " ".join((folder / "README.md").read_text().split())
+    raw, log_probs = recorded["scales"]["logits"], recorded["scales"]["log_probs"]
+    assert log_probs["mean_kl_from_baseline"] < 0.25 * raw["mean_kl_from_baseline"] and log_probs["argmax_changed"] < raw["argmax_changed"]
+    for scale in (raw, log_probs):
+        assert f"{scale['mean_kl_from_baseline']:.3f} nats" in readme and f"{scale['argmax_changed']:.1%}" in readme
+
+    def at(before: str, answer: str) -> dict:
+        (entry,) = [p for p in recorded["probes"] if " ".join(p["context"].split()).endswith(before) and p["answer"] == answer]
+        return entry
+
+    me, kindness, fair = at("which I see before", "me"), at("the milk of human", "kindness"), at("and foul is", "fair")
+    assert "me 0.154 -> 0.012" in readme and (round(me["logits"], 3), round(me["log_probs"], 3)) == (0.154, 0.012)
+    assert (round(kindness["logits"], 3), round(kindness["log_probs"], 3)) == (0.101, 0.0) and "kindness 0.101 -> 0.000" in readme
+    assert round(fair["log_probs"], 3) == 0.648 and (round(fair["baseline_translated"], 3), round(fair["reinforced"], 3)) == (0.652, 0.686)
+    models = {p.stem: json.loads(p.read_text())["models"] for p in (folder / "reports").glob("*.json")}
+
+    def after(point: str, metric: str) -> float:
+        return models[point]["unlearned"][metric]
+
+    forget, prose, related = "probe/forget_recall", "perplexity/generic_heldout", "perplexity/related_heldout"
+    assert after("soft_logprobs_lr1e-4", forget) == 11 / 16
+    assert after("soft_logprobs_lr1e-4", related) < 0.85 * after("soft_lr1e-4", related)
+    assert after("soft_logprobs_lr1e-4", prose) < after("soft_lr1e-4", prose)
+    best = models["soft_logprobs_lr3e-4"]
+    assert best["unlearned"][forget] == 8 / 16 and not any(m["unlearned"][forget] <= 0.5 for p, m in models.items() if "logprobs" not in p)
+    assert best["unlearned"]["probe/retain_general_recall"] == 1.0 and best["unlearned"][prose] <= 1.15 * best["baseline"][prose]
+    assert "the related plays 35.6" in readme and round(best["unlearned"][related], 1) == 35.6
+    survivors = ["me", "fair", "fair", "air", "Sisters", "Sisters", "Shakespeare", "Scotland"]
+    assert _forget_probes_answered("soft_logprobs_lr3e-4") == sorted(survivors)
+
+
 def test_anchors_auto_on_macbeth_quotes_its_measurement():
     folder = Path("experiments/anchors_auto")
     recorded = json.loads((folder / "macbeth.json").read_text())
@@ -319,6 +363,49 @@ def test_the_cold_recipe_on_an_amd_epyc_reproduces_the_xeons_numbers_within_25_m
     alphas = _forget_probes_answered("soft_alpha2.5_lr1e-4")
     alphas.remove("hand")
     assert answered == alphas and len(answered) == 10
+
+
+def test_the_recipe_on_log_probabilities_cold_reproduces_its_sweep_point_within_25_minutes():
+    """recipe_log_probs_amd_epyc.md is recipe.py's summary of its record: experiment=macbeth as
+    it is now, cold on an AMD EPYC, in under 25 minutes, every metric of the sweep point it
+    came from (soft_logprobs_lr3e-4), and the README quotes its time and peak."""
+    import runpy
+
+    recipe = runpy.run_path("experiments/macbeth/recipe.py", run_name="imported_by_test")
+    folder = Path("experiments/macbeth")
+    assert (folder / "recipe_log_probs_amd_epyc.md").read_text() == recipe["summary"]("recipe_log_probs_amd_epyc")
+    cold = json.loads((folder / "recipe_log_probs_amd_epyc.json").read_text())
+    point = json.loads((folder / "reports" / "soft_logprobs_lr3e-4.json").read_text())
+    assert cold["machine"]["cpu"] == "AMD EPYC" and cold["overrides"] == []
+    assert not any(entry["hit"] for entry in cold["cache"].values()), "cold: every stage built"
+    for model, metrics in point["models"].items():
+        assert cold["models"][model] == pytest.approx(metrics, rel=1e-5), model
+    assert cold["wall_s"] <= 25 * 60
+    readme = " ".join((folder / "README.md").read_text().split())
+    minutes, peak = f"{cold['wall_s'] / 60:.1f}", f"{cold['peak_rss_gb']:.1f}"
+    assert f"`recipe_log_probs_amd_epyc.md`): {minutes} minutes, within the 25, at a peak of {peak} GB" in readme
+
+
+def test_lm_eval_margins_reproduce_the_task_and_show_the_lost_questions_were_near_ties(monkeypatch):
+    """lm_eval_margins.md is what lm_eval_margins.py writes from its JSON; its accuracies are
+    lm-eval's in the point's report, and what the README says holds: the questions lost are
+    ones the baseline answered by at most 0.37 nats, and every wider margin is kept."""
+    import runpy
+
+    folder = Path("experiments/macbeth")
+    margins = json.loads((folder / "lm_eval_margins.json").read_text())
+    monkeypatch.syspath_prepend(str(folder))  # lm_eval_margins.py reads sweep.py's points, as a script beside it does
+    script = runpy.run_path(str(folder / "lm_eval_margins.py"), run_name="imported_by_test")
+    assert (folder / "lm_eval_margins.md").read_text() == script["summary"](margins)
+    report = json.loads((folder / "reports" / f"{margins['point']}.json").read_text())["models"]
+    for model in ("baseline", "unlearned"):
+        assert margins[f"{model}_acc"] == pytest.approx(report[model]["lm_eval/general_knowledge/acc"])
+    right = [q for q in margins["questions"] if q["baseline"] == q["gold"]]
+    lost = [q for q in right if q["unlearned"] != q["gold"]]
+    assert len(lost) == 5 and max(q["baseline_margin"] for q in lost) < 0.375
+    assert sum(q["baseline_margin"] < 0.375 for q in right) == 7
+    readme = " ".join((folder / "README.md").read_text().split())
+    assert "the 5 questions this point loses are 5 of the 7 that the baseline answered by at most 0.37 nats" in readme
 
 
 def test_in_pieces_of_one_block_the_recipe_on_an_amd_epyc_meets_time_and_memory_at_once():
