@@ -384,6 +384,16 @@ def test_the_recipe_on_log_probabilities_cold_reproduces_its_sweep_point_within_
     readme = " ".join((folder / "README.md").read_text().split())
     minutes, peak = f"{cold['wall_s'] / 60:.1f}", f"{cold['peak_rss_gb']:.1f}"
     assert f"`recipe_log_probs_amd_epyc.md`): {minutes} minutes, within the 25, at a peak of {peak} GB" in readme
+    pieces = json.loads((folder / "recipe_log_probs_pieces_512_amd_epyc.json").read_text())
+    assert (folder / "recipe_log_probs_pieces_512_amd_epyc.md").read_text() == recipe["summary"]("recipe_log_probs_pieces_512_amd_epyc")
+    assert pieces["overrides"] == ["trainer.micro_batch_tokens=512", "labels.batch_tokens=1024"] and pieces["machine"]["cpu"] == "AMD EPYC"
+    assert not any(entry["hit"] for entry in pieces["cache"].values()), "cold: every stage built"
+    budget = json.loads(Path("experiments/memory/results.json").read_text())["budget_bytes"] / 2**30
+    assert pieces["wall_s"] <= 25 * 60 and pieces["peak_rss_gb"] <= budget
+    for model, metrics in cold["models"].items():
+        assert pieces["models"][model] == pytest.approx(metrics, rel=1e-5), model
+    minutes, peak = f"{pieces['wall_s'] / 60:.1f}", f"{pieces['peak_rss_gb']:.1f}"
+    assert f"once on this CPU: {minutes} minutes, peak {peak} GB against a target of {budget:.1f} GB" in readme
 
 
 def test_lm_eval_margins_reproduce_the_task_and_show_the_lost_questions_were_near_ties(monkeypatch):

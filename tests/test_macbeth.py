@@ -165,7 +165,7 @@ def test_the_recipe_on_one_scene_moves_every_number_the_right_way(scene_run):
 
 @pytest.mark.slow
 @needs_wheel
-@pytest.mark.xfail(strict=True, reason="the recipe loses lm-eval general knowledge (0.688 -> 0.625 on this scene, 0.583 on the play)")
+@pytest.mark.xfail(strict=True, reason="the recipe loses lm-eval general knowledge (0.688 -> 0.583 on the play)")
 def test_the_recipe_on_one_scene_keeps_general_knowledge_within_five_points(scene_run):
     base, after = scene_run
     assert abs(after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"]) <= 0.05

@@ -42,6 +42,10 @@ POINTS = (
         f"soft_logprobs_lr{lr}": [*REINFORCE, "labels=soft", "labels.combine_on=log_probs", f"unlearn.lr={lr}", *UNLEARN]
         for lr in ("1e-4", "3e-4")
     }
+    | {
+        # The recipe's point again with another seed (the reinforced model, the labels' translations, the batches' order).
+        "soft_logprobs_lr3e-4_seed1": [*REINFORCE, "labels=soft", "labels.combine_on=log_probs", "unlearn.lr=3e-4", *UNLEARN, "seed=1"]
+    }
 )
 FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
 UTILITY = ("probe/retain_general_recall", "lm_eval/general_knowledge/acc", "perplexity/generic_heldout")
