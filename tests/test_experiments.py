@@ -172,6 +172,16 @@ def test_macbeth_readme_on_labels_combined_as_log_probabilities(monkeypatch):
     assert "the related plays 35.6" in readme and round(best["unlearned"][related], 1) == 35.6
     survivors = ["me", "fair", "fair", "air", "Sisters", "Sisters", "Shakespeare", "Scotland"]
     assert _forget_probes_answered("soft_logprobs_lr3e-4") == sorted(survivors)
+    seed1 = models["soft_logprobs_lr3e-4_seed1"]
+    assert _forget_probes_answered("soft_logprobs_lr3e-4_seed1") == sorted(survivors)
+    assert f"familiarity {seed1['unlearned']['familiarity_probability/score']:.3f}" in readme
+    knowledge = [seed1[m]["lm_eval/general_knowledge/acc"] for m in ("baseline", "unlearned")]
+    assert knowledge[0] - knowledge[1] <= 0.05 and f"({knowledge[0]:.3f} -> {knowledge[1]:.3f})" in readme
+    assert (
+        round(seed1["unlearned"]["probe/retain_general_recall"] * 18) == 15
+        and seed1["unlearned"]["probe/retain_shakespeare_recall"] == 4 / 7
+    )
+    assert f"ordinary prose 19.23 -> {seed1['unlearned'][prose]:.2f}" in readme
 
 
 def test_anchors_auto_on_macbeth_quotes_its_measurement():
