@@ -96,9 +96,13 @@ def translated_last_token(anchor: dict, translated: list) -> int | None:
     return None
 
 
-def alignment(original: list, translated: list, translated_ids: list[int], anchors: list[dict]) -> tuple[list[int | None], dict[int, int]]:
-    """source[t] (None: no label) and {token: first translated row where it is flattened}."""
+def alignment(
+    original: list, translated: list, translated_ids: list[int], anchors: list[dict]
+) -> tuple[list[int | None], dict[int, int], set[int]]:
+    """source[t] (None: no label), {token: first translated row where it is flattened}, and the
+    positions inside an anchor that rule 1 leaves without a translated row and rule 3 does not clear."""
     source: list[int | None] = [None] * len(original)
+    inside: set[int] = set()
     source[0] = 0
     first_token_of: dict[int, int] = {}
     for t in range(1, len(original)):
@@ -118,16 +122,19 @@ def alignment(original: list, translated: list, translated_ids: list[int], ancho
         anchor = anchors[n]
         if end == anchor["end"] and original[first_token_of[n]][0] == anchor["start"]:
             source[t] = translated_last_token(anchor, translated)
+        if source[t] is None:
+            inside.add(t)
     flatten: dict[int, int] = {}
     for n, anchor in enumerate(anchors):
         if not anchor["first"] and n in first_token_of:
             source[first_token_of[n] - 1] = None
+            inside.discard(first_token_of[n] - 1)
         last = translated_last_token(anchor, translated)
         if last is not None:
             first = next(i for i, span in enumerate(translated) if span is not None and span[0] == anchor["t_start"])
             token = translated_ids[first]
             flatten[token] = min(flatten.get(token, last), last)
-    return source, flatten
+    return source, flatten, inside
 
 
 def block_labels(
@@ -142,10 +149,14 @@ def block_labels(
     alphas: list[float],
     max_positions: int,
     combine_on: str = "logits",
-) -> tuple[list[int], dict[float, torch.Tensor]]:
-    """The positions of the block that get a label (each from the output before it), and per
-    alpha the combined float64 scores there, one row per position: the label is their argmax.
-    `combine_on="log_probs"` combines both views' log-softmax (after rule 4's flattening)."""
+    inside_anchors: str = "unlabelled",
+) -> tuple[list[int], dict[float, torch.Tensor], list[int]]:
+    """The positions of the block that get a label (each from the output before it), per
+    alpha the combined float64 scores there, one row per position (the label is their argmax),
+    and which of those positions read the original text.
+    `combine_on="log_probs"` combines both views' log-softmax (after rule 4's flattening);
+    `inside_anchors="original"` labels the positions inside anchors from the baseline's output
+    on the original block."""
     text, anchors = translate(block_text, merged_terms(terms), rng)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = [tokenizer.bos_token_id, *encoded["input_ids"]]
@@ -154,16 +165,19 @@ def block_labels(
         ids.append(tokenizer.eos_token_id)
         offsets.append((-1, -1))
     ids, offsets = ids[:max_positions], offsets[:max_positions]
-    source, flatten = alignment(spans(block_offsets, block_text), spans(offsets, text), ids, anchors)
+    source, flatten, inside = alignment(spans(block_offsets, block_text), spans(offsets, text), ids, anchors)
     with torch.no_grad():
         base = baseline(torch.tensor([ids])).logits[0].double()
+        on_original = baseline(torch.tensor([block_ids])).logits[0].double()
         reinf = reinforced(torch.tensor([block_ids])).logits[0].double()
     means = base.mean(dim=-1)
     for token, row in flatten.items():
         base[row:, token] = means[row:]
     if combine_on == "log_probs":
-        base, reinf = base.log_softmax(dim=-1), reinf.log_softmax(dim=-1)
-    predicting = [t for t in range(len(block_ids) - 1) if source[t] is not None]
-    b = base[[source[t] for t in predicting]]
+        base, on_original, reinf = base.log_softmax(dim=-1), on_original.log_softmax(dim=-1), reinf.log_softmax(dim=-1)
+    read_inside = inside_anchors == "original"
+    predicting = [t for t in range(len(block_ids) - 1) if source[t] is not None or (read_inside and t in inside)]
+    b = torch.stack([base[source[t]] if source[t] is not None else on_original[t] for t in predicting]) if predicting else base[:0]
     r = reinf[predicting]
-    return [t + 1 for t in predicting], {alpha: b - alpha * torch.clamp(r - b, min=0.0) for alpha in alphas}
+    scores = {alpha: b - alpha * torch.clamp(r - b, min=0.0) for alpha in alphas}
+    return [t + 1 for t in predicting], scores, [t + 1 for t in predicting if source[t] is None]

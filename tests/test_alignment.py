@@ -54,6 +54,14 @@ def test_multi_token_anchor_to_shorter_translation_labels_only_its_last_token():
     # BOS, Hermione (inside: no label), Granger (last: takes Sophie's output), waved
     assert alignment.source == [0, U, 1, 2]
     assert pieces[1] == "Sophie"
+    assert alignment.inside == [1]
+
+
+def test_inside_positions_of_a_repeated_anchor_are_inside_and_the_token_before_it_is_not():
+    _, alignment, _ = aligned("Hermione Granger waved . Hermione Granger left", {"Hermione Granger": ["Sophie"]})
+    # BOS, Hermione, Granger, waved, "." (rule 3), Hermione, Granger, left
+    assert alignment.source == [0, U, 1, 2, U, U, 4, 5]
+    assert alignment.inside == [1, 5]
 
 
 def test_anchor_to_longer_translation_takes_the_end_of_the_translation():
@@ -68,6 +76,7 @@ def test_anchor_split_into_several_tokens_in_both_texts():
     assert pieces == ["<s>", "at", "Mystic", "Acad", "emy", "now"]
     # BOS, at, Hog (inside), warts (last -> "emy"), now
     assert alignment.source == [0, 1, U, 4, 5]
+    assert alignment.inside == [2]
 
 
 def test_anchor_at_block_start_and_end():
@@ -87,6 +96,22 @@ def test_tokens_straddling_an_anchor_boundary_are_unlabelled():
         word_spans(original_offsets, "oh Harry's"), translation, translated_ids, word_spans(translated_offsets, translation.text)
     )
     assert alignment.source == [0, 1, U, 3]
+    assert alignment.inside == [2]
+
+
+def test_rule_3_keeps_the_token_before_a_repeated_anchor_unlabelled_even_inside_another():
+    """ "Harry'" straddles the first anchor's end, so it is inside it with no translated row; it is
+    also the token before the repeated "Harry", which rule 3 leaves unlabelled whatever labels
+    the inside of anchors."""
+    translation = AnchorDictionary(merge({"Harry": ["Jon"]})).translate("oh Harry'Harry", lambda a: a[0])
+    assert translation.text == "oh Jon'Jon"
+    original_offsets = [(-1, -1), (0, 2), (3, 9), (9, 14)]
+    translated_ids, translated_offsets = [0, 1, 2, 3], [(-1, -1), (0, 2), (3, 7), (7, 10)]
+    alignment = align(
+        word_spans(original_offsets, "oh Harry'Harry"), translation, translated_ids, word_spans(translated_offsets, translation.text)
+    )
+    assert alignment.source == [0, 1, U, 3]
+    assert alignment.inside == []
 
 
 def test_longest_key_wins_where_keys_overlap():

@@ -1,6 +1,7 @@
 """The pipeline's generic labels against the plain reference of tests/label_oracle.py, position by
 position, on randomized texts, for three tokenizer families, alpha 0, 1 and 5, and both views
-combined as raw logits (the paper's) and as log-probabilities.
+combined as raw logits (the paper's) and as log-probabilities, with the positions inside anchors
+unlabelled (the paper's) and labelled from the original text.
 
 The labels come the way a run computes them: anchored translation, batched forward passes,
 the candidate store and its fallback for the positions it leaves open. The reference recomputes
@@ -117,11 +118,14 @@ def world(request):
     return request.param, tok, blocks, baseline, reinforced
 
 
-def pipeline_labels(tok, blocks, baseline, reinforced, top_k: int, combine_on: str) -> dict[float, tuple[torch.Tensor, dict]]:
+def pipeline_labels(
+    tok, blocks, baseline, reinforced, top_k: int, combine_on: str, inside_anchors: str
+) -> dict[float, tuple[torch.Tensor, dict]]:
     """Per alpha, the labels and their statistics from one candidate store, as a run keys it
     without alpha; stored at one alpha far above those asked, so that the chords are loose and
     the fallback to a forward pass labels some positions too."""
-    generator = LabelGenerator(alpha=0.0, batch_size=8, top_k=top_k, store_alphas=[1000.0], combine_on=combine_on)
+    generator = LabelGenerator(alpha=0.0, batch_size=8, top_k=top_k, store_alphas=[1000.0], combine_on=combine_on,
+                               inside_anchors=inside_anchors)  # fmt: skip
     inputs = LabelInputs(blocks, generator, baseline, reinforced, tok, AnchorDictionary(merge(TERMS)), SEED)
     store = CandidateStore.collect(inputs)
     results = {}
@@ -131,8 +135,8 @@ def pipeline_labels(tok, blocks, baseline, reinforced, top_k: int, combine_on: s
     return results
 
 
-@pytest.mark.parametrize("combine_on", ["logits", "log_probs"])
-def test_pipeline_labels_equal_the_reference_position_by_position(world, combine_on):
+@pytest.mark.parametrize(("combine_on", "inside_anchors"), [("logits", "unlabelled"), ("log_probs", "unlabelled"), ("logits", "original")])
+def test_pipeline_labels_equal_the_reference_position_by_position(world, combine_on, inside_anchors):
     family, tok, blocks, baseline, reinforced = world
     assert len(blocks) >= 500
     reference_models = (copy.deepcopy(baseline).double(), copy.deepcopy(reinforced).double())
@@ -151,12 +155,14 @@ def test_pipeline_labels_equal_the_reference_position_by_position(world, combine
                 ALPHAS,
                 MAX_POSITIONS,
                 combine_on,
+                inside_anchors,
             )
         )
-    counts = {"positions": 0, "labelled": 0, "exact": 0, "ties": 0, "recomputed_batches": 0}
-    for alpha, (labels, stats) in pipeline_labels(tok, blocks, baseline, reinforced, top_k=1, combine_on=combine_on).items():
+    counts = {"positions": 0, "labelled": 0, "inside": 0, "exact": 0, "ties": 0, "recomputed_batches": 0}
+    computed = pipeline_labels(tok, blocks, baseline, reinforced, top_k=1, combine_on=combine_on, inside_anchors=inside_anchors)
+    for alpha, (labels, stats) in computed.items():
         counts["recomputed_batches"] += stats["recomputed_batches"]
-        for index, (positions, scores) in enumerate(references):
+        for index, (positions, scores, inside) in enumerate(references):
             length = int(blocks.attention_mask[index].sum())
             expected_labelled = torch.zeros(blocks.input_ids.shape[1], dtype=torch.bool)
             expected_labelled[positions] = True
@@ -164,6 +170,7 @@ def test_pipeline_labels_equal_the_reference_position_by_position(world, combine
             assert torch.equal(labelled, expected_labelled), (family, alpha, index, blocks.texts[index], labelled, expected_labelled)
             counts["positions"] += length
             counts["labelled"] += len(positions)
+            counts["inside"] += len(inside)
             if not positions:
                 continue
             chosen = labels[index, positions]
@@ -173,7 +180,8 @@ def test_pipeline_labels_equal_the_reference_position_by_position(world, combine
             assert bool((exact | near).all()), (family, alpha, index, [p for p, ok in zip(positions, exact | near, strict=True) if not ok])
             counts["exact"] += int(exact.sum())
             counts["ties"] += int((~exact).sum())
-    print(f"{family}, {combine_on}: {len(blocks)} blocks x {len(ALPHAS)} alphas: {counts}")
+    print(f"{family}, {combine_on}, inside anchors {inside_anchors}: {len(blocks)} blocks x {len(ALPHAS)} alphas: {counts}")
     assert counts["labelled"] > 0.5 * counts["positions"]
+    assert (counts["inside"] > 0.02 * counts["labelled"]) == (inside_anchors == "original")
     # The fallback runs on the paper's raw logits; on log-probabilities the store decides every position of these texts.
     assert counts["recomputed_batches"] > 0 or combine_on == "log_probs"

@@ -74,6 +74,15 @@ def test_combine_on_composes_with_every_generator_and_a_bad_value_names_the_key(
         build(compose_config([f"labels={labels}", "labels.combine_on=probs"], tmp_path).labels, "labels")
 
 
+@pytest.mark.parametrize("labels", ["whp", "soft", "soft_log_probs"])
+def test_inside_anchors_composes_with_every_translating_generator_and_a_bad_value_names_the_key(labels, tmp_path):
+    assert build(compose_config([f"labels={labels}"], tmp_path).labels, "labels").inside_anchors == "unlabelled"
+    generator = build(compose_config([f"labels={labels}", "labels.inside_anchors=original"], tmp_path).labels, "labels")
+    assert generator.inside_anchors == "original"
+    with pytest.raises(UserError, match=r"labels\.inside_anchors=translated must be one of unlabelled, original"):
+        build(compose_config([f"labels={labels}", "labels.inside_anchors=translated"], tmp_path).labels, "labels")
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [

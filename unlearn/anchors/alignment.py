@@ -28,10 +28,14 @@ Span = tuple[int, int]
 class Alignment:
     """`source[t]`: the translated position whose output labels original position t, or
     UNLABELLED. `flatten`: (token id, from position) pairs: from that translated position
-    on, the token's logit is set to the row mean (rule 4)."""
+    on, the token's logit is set to the row mean (rule 4). `inside`: the original positions
+    that overlap an anchor and have no translated position (rule 1), but for those rule 3
+    leaves unlabelled: the translation says nothing about them, the original text can
+    (labels.inside_anchors, docs/method.md "Labels inside anchors")."""
 
     source: list[int]
     flatten: list[tuple[int, int]]
+    inside: list[int]
 
 
 def word_spans(offsets: Sequence[Sequence[int]], text: str) -> list[Span | None]:
@@ -84,6 +88,7 @@ def align(
         source[0] = 0
 
     first_overlap: dict[int, int] = {}
+    inside: set[int] = set()
     current, shift = 0, 0
     for t, numbered in enumerate(_numbered(original)):
         if t == 0 or numbered is None:
@@ -101,15 +106,18 @@ def align(
         starts_on_anchor = original[first][0] == anchor.original[0]
         if end == anchor.original[1] and starts_on_anchor and last_of[current] is not None:
             source[t] = last_of[current]
+        else:
+            inside.add(t)
 
     flatten: dict[int, int] = {}
     for index, anchor in enumerate(anchors):
         if not anchor.first and index in first_overlap:
             source[first_overlap[index] - 1] = UNLABELLED
+            inside.discard(first_overlap[index] - 1)
         if last_of[index] is not None:
             token = translated_ids[starts[anchor.translated[0]]]
             flatten[token] = min(flatten.get(token, last_of[index]), last_of[index])
-    return Alignment(source, sorted(flatten.items()))
+    return Alignment(source, sorted(flatten.items()), sorted(inside))
 
 
 def _last_translated_token(span: Span, starts: dict[int, int], spans: Sequence[Span | None]) -> int | None:

@@ -8,6 +8,9 @@ prediction on the translation alone (`labels=anchored_only`, which needs no rein
 `targets` says what the fine-tune learns of the combination: its argmax (`hard`, the paper's)
 or its distribution at `temperature` (`soft`, labels/soft.py). `combine_on` says whether the
 two views are combined as the models' raw logits (the paper's) or as log-probabilities.
+`inside_anchors` says whether the tokens inside a multi-token anchor, which the translation
+cannot label, stay unlabelled (the paper's) or are labelled with the baseline on the original
+text there.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def whp_combination(base: torch.Tensor, reinforced: torch.Tensor, alpha: float) 
 
 TARGETS = ("hard", "soft")
 SCALES = ("logits", "log_probs")
+INSIDE_ANCHORS = ("unlabelled", "original")
 
 
 def to_log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -51,7 +55,13 @@ class LabelGenerator:
     where the reinforced row sits higher overall, every token is pushed down, those whose
     probability reinforcement lowered included; where it sits lower, tokens it made likelier
     escape. On log-probabilities (`log_probs`) a token is pushed down exactly when, and as far
-    as, reinforcement raised its probability (docs/method.md, "Combining log-probabilities")."""
+    as, reinforcement raised its probability (docs/method.md, "Combining log-probabilities").
+
+    `inside_anchors`: the paper labels an anchor only at its last token, so what the book
+    says inside a name or phrase of several tokens ("Weird" -> "Sisters", "Ban" -> "quo") is
+    never unlearnt; `original` labels those positions with the baseline on the original
+    text in place of the translated one, so there the labels push down exactly what
+    reinforcement raised (docs/method.md, "Labels inside anchors")."""
 
     alpha: float
     batch_size: int
@@ -63,6 +73,7 @@ class LabelGenerator:
     temperature: float = 1.0
     soft_top_k: int = 32
     combine_on: str = "logits"
+    inside_anchors: str = "unlabelled"
 
     def __post_init__(self) -> None:
         if self.alpha < 0:
@@ -81,6 +92,10 @@ class LabelGenerator:
             raise SettingError("temperature", self.temperature, "must be > 0 (soft targets are softmax(v_generic / temperature))")
         if self.combine_on not in SCALES:
             raise SettingError("combine_on", self.combine_on, f"must be one of {', '.join(SCALES)} (the paper combines raw logits)")
+        if self.inside_anchors not in INSIDE_ANCHORS:
+            raise SettingError(
+                "inside_anchors", self.inside_anchors, f"must be one of {', '.join(INSIDE_ANCHORS)} (the paper leaves them unlabelled)"
+            )
         if self.soft_top_k < 1:
             raise SettingError("soft_top_k", self.soft_top_k, "must be at least 1 (tokens of each soft target kept; 32 is plenty)")
 

@@ -111,12 +111,28 @@ class LabelInputs:
             valid &= source >= 0
             rows = torch.arange(len(indices), device=translated.device).unsqueeze(1)
             base = translated[rows, source.clamp(min=0).to(translated.device)]
+            if generator.inside_anchors == "original":
+                valid |= self._read_inside_anchors(base, alignments, input_ids, attention_mask)
         else:
             base = _logits(self.baseline, input_ids, attention_mask)
         base = generator.scaled(base)
         # Without a reinforced model (alpha = 0) its logits are the baseline's: the combination is then the baseline's own.
         reinforced = generator.scaled(_logits(self.reinforced, input_ids, attention_mask)) if self.reinforced is not None else base
         return BatchLogits(start, base, reinforced, valid[:, :-1] & attention_mask[:, 1:].bool())
+
+    def _read_inside_anchors(
+        self, base: torch.Tensor, alignments: list[Alignment], input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Puts the baseline's logits on the original text at the positions inside anchors into
+        `base` (in place) and says which those are; the original text is read only when a
+        block of the batch has such a position."""
+        inside = torch.zeros_like(attention_mask, dtype=torch.bool)
+        for row, alignment in enumerate(alignments):
+            inside[row, alignment.inside] = True
+        if inside.any():
+            where = inside.to(base.device)
+            base[where] = _logits(self.baseline, input_ids, attention_mask)[where]
+        return inside
 
 
 def generic_labels(inputs: LabelInputs, processes: Processes | None = None) -> torch.Tensor | None:
