@@ -184,6 +184,37 @@ def test_macbeth_readme_on_labels_combined_as_log_probabilities(monkeypatch):
     assert f"ordinary prose 19.23 -> {seed1['unlearned'][prose]:.2f}" in readme
 
 
+def test_macbeth_readme_on_labels_inside_anchors():
+    """Labelling inside anchors labels more positions but forgets less: "the Weird" Sisters stays
+    higher and familiarity with it, the same forget probes remain, utility about the same."""
+    folder = Path("experiments/macbeth")
+    reports = {p.stem: json.loads(p.read_text()) for p in (folder / "reports").glob("*logprobs*lr3e-4.json")}
+    inside, without = reports["soft_logprobs_inside_lr3e-4"], reports["soft_logprobs_lr3e-4"]
+    readme = " ".join((folder / "README.md").read_text().split())
+    assert inside["labels"]["labelled_fraction"] > without["labels"]["labelled_fraction"]
+    assert f"{without['labels']['labelled_fraction']:.1%} of the positions are labelled without it and " in readme
+    assert f"{inside['labels']['labelled_fraction']:.1%} with it" in readme
+
+    def weird(report: dict, model: str) -> float:
+        (row,) = [r for r in report["details"][model]["familiarity_probability"] if r["prompt"].endswith("also called the Weird")]
+        return row["p_idiosyncratic"]
+
+    assert weird(without, "unlearned") < weird(inside, "unlearned") < weird(inside, "baseline")
+    quoted = f"Sisters {weird(inside, 'baseline'):.3f} -> {weird(inside, 'unlearned'):.3f} ({weird(without, 'unlearned'):.3f} without)"
+    assert quoted in readme
+    metric = {name: report["models"]["unlearned"] for name, report in reports.items() if name != "soft_logprobs_lr3e-4_seed1"}
+    familiarity = [metric[p]["familiarity_probability/score"] for p in ("soft_logprobs_inside_lr3e-4", "soft_logprobs_lr3e-4")]
+    assert familiarity[0] > familiarity[1] and f"familiarity {familiarity[0]:.3f} ({familiarity[1]:.3f} without)" in readme
+    assert _forget_probes_answered("soft_logprobs_inside_lr3e-4") == _forget_probes_answered("soft_logprobs_lr3e-4")
+    prose = [metric[p]["perplexity/generic_heldout"] for p in ("soft_logprobs_inside_lr3e-4", "soft_logprobs_lr3e-4")]
+    assert f"ordinary prose {prose[0]:.2f} ({prose[1]:.2f} without)" in readme
+    related = [metric[p]["perplexity/related_heldout"] for p in ("soft_logprobs_inside_lr3e-4", "soft_logprobs_lr3e-4")]
+    assert f"the related plays {related[0]:.1f} ({related[1]:.1f} without)" in readme
+    with_it, without_it = metric["soft_logprobs_inside_lr3e-4"], metric["soft_logprobs_lr3e-4"]
+    assert with_it["lm_eval/general_knowledge/acc"] == without_it["lm_eval/general_knowledge/acc"]
+    assert with_it["probe/retain_general_recall"] == 1.0
+
+
 def test_anchors_auto_on_macbeth_quotes_its_measurement():
     folder = Path("experiments/anchors_auto")
     recorded = json.loads((folder / "macbeth.json").read_text())
