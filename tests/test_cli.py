@@ -104,6 +104,18 @@ def test_changing_alpha_reuses_the_reinforced_model(first_run, tiny_run, tmp_pat
     assert after["unlearn"]["hit"] is False and after["unlearn"]["key"] != before["unlearn"]["key"]
 
 
+def test_labels_inside_anchors_are_never_served_from_the_papers_cache(first_run, tiny_run, tmp_path):
+    """The paper's labels keep the key they had before labels.inside_anchors existed; the option
+    gives other labels, so a key of their own."""
+    folder, _ = first_run
+    run = tmp_path / "inside"
+    result = _cli(folder, *TINY, "labels.inside_anchors=original", "stages=[reinforce,labels]", f"hydra.run.dir={run}")
+    assert result.returncode == 0, result.stderr
+    before, after = tiny_run[1]["cache"], json.loads((run / "report.json").read_text())["cache"]
+    assert after["reinforce"] == {"key": before["reinforce"]["key"], "hit": True}
+    assert after["labels.candidates"]["hit"] is False and after["labels.candidates"]["key"] != before["labels.candidates"]["key"]
+
+
 def test_negative_alpha_fails_before_any_work(tmp_path):
     result = _cli(tmp_path, "labels.alpha=-1")
     assert result.returncode == 2

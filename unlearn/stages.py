@@ -209,6 +209,9 @@ class StageRunner:
             # Each kind of label is keyed by the settings it reads (hard labels of any alpha share one candidate store).
             unread = ("alpha", "top_k", "store_alphas") if generator.soft else ("alpha", "targets", "temperature", "soft_top_k")
             settings = {k: v for k, v in asdict(generator).items() if k not in (*unread, "batch_tokens")}
+            if generator.inside_anchors == "unlabelled":
+                # The paper's labels keep the key they had before the option existed, and every cache built on them.
+                settings.pop("inside_anchors")
             # The blocks each pass reads, not the settings that chose them: the same cut, the same key.
             settings["batch_size"] = generator.blocks_per_pass(blocks.blocks.input_ids.shape[1])
             spec = {
