@@ -215,6 +215,29 @@ def test_macbeth_readme_on_labels_inside_anchors():
     assert with_it["probe/retain_general_recall"] == 1.0
 
 
+def test_macbeth_readme_on_general_probe_margins(monkeypatch):
+    """probe_margins.md is what probe_margins.py writes from its JSON, its answers agree with the
+    point's report, and the probes lost are exactly the thinnest margins but one, as the README says."""
+    import runpy
+
+    folder = Path("experiments/macbeth")
+    monkeypatch.syspath_prepend(str(folder))
+    margins = runpy.run_path(str(folder / "probe_margins.py"), run_name="imported_by_test")
+    recorded = json.loads((folder / "probe_margins.json").read_text())
+    assert (folder / "probe_margins.md").read_text() == margins["summary"](recorded)
+    report = json.loads((folder / "reports" / f"{recorded['point']}.json").read_text())
+    general = report["models"]["unlearned"]["probe/retain_general_recall"]
+    rows = sorted(recorded["probes"], key=lambda r: r["baseline_margin"])
+    assert sum(r["unlearned_hit"] for r in rows) == round(general * len(rows)) and all(r["baseline_hit"] for r in rows)
+    lost = [r for r in rows if not r["unlearned_hit"]]
+    assert [r["answer"] for r in lost] == ["Mercury", "Jupiter", "plants"] and all(r["unlearned_margin"] < 0 for r in lost)
+    assert all(r["unlearned_hit"] for r in rows[4:])
+    readme = " ".join((folder / "README.md").read_text().split())
+    named = ("the planet closest to the sun", "the largest planet", "the leaves of plants")
+    quoted = ", ".join(f"{name} {row['baseline_margin']:.2f}" for name, row in zip(named, lost, strict=True))
+    assert f"at most {lost[2]['baseline_margin']:.2f} nats ({quoted})" in readme
+
+
 def test_anchors_auto_on_macbeth_quotes_its_measurement():
     folder = Path("experiments/anchors_auto")
     recorded = json.loads((folder / "macbeth.json").read_text())
