@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 from tests.conftest import TINY_WORLD, compose_config, stage_runner, target_files
 from tests.tokenizer_families import gpt2_style
 from unlearn.anchors.dictionary import load_dictionary
-from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives, terms_in
+from unlearn.anchors.discovery import TermCounts, case_variants, discover_terms, propose_alternatives, terms_in
 from unlearn.anchors.gain import TermGain
 from unlearn.anchors.model_reference import alternatives_of, rarity_of, rate_terms
 from unlearn.errors import UserError
@@ -173,3 +173,18 @@ def test_a_terms_gain_is_read_in_the_spelling_the_text_uses():
     gain[bare] = 1.0
     gain[tokenizer(" Banquo", add_special_tokens=False)["input_ids"]] = 0.5
     assert TermGain(gain, seen, tokenizer).of_terms(["MACBETH", "Banquo"]) == {"MACBETH": 1.0, "Banquo": 0.5}
+
+
+def test_a_found_name_is_also_an_anchor_as_the_script_spells_it():
+    """Banquo found in the text: BANQUO before each of his speeches is the same name, with the
+    alternatives in capitals; a spelling the target never uses is not added, nor one already found."""
+    script = "BANQUO.\nWhere is Banquo?\n\nMACBETH.\nThe Thane of Ross, my thane, and Banquo.\nBANQUO.\nHere."
+    counts = TermCounts.of([script])
+    variants = case_variants({"Banquo": ["Walter", "Ralph"], "Thane": ["Lord"], "thane": ["lord"], "Fife": ["Kent"]}, counts)
+    assert variants == {"BANQUO": ("Banquo", "capitals", ["WALTER", "RALPH"])}
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_case_variants_composes_and_turns_the_spellings_off(tiny_world_files, tmp_path, value):
+    auto = instantiate(compose_config(["anchors=auto", f"anchors.case_variants={value}"], tmp_path).anchors)
+    assert auto.case_variants is value and auto.settings(tiny_world_files)["case_variants"] is value

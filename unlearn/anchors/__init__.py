@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from unlearn.anchors.dictionary import load_dictionary
-from unlearn.anchors.discovery import TermCounts, discover_terms, propose_alternatives
+from unlearn.anchors.discovery import TermCounts, case_variants, discover_terms, propose_alternatives
 from unlearn.anchors.model_reference import (
     ModelReading,
     alternatives_of,
@@ -135,6 +135,7 @@ class AutoAnchors:
     min_count: int = 3
     occurrences: int = 8
     batch_size: int = 16
+    case_variants: bool = True
 
     def __post_init__(self) -> None:
         if self.reinforced_terms < 0:
@@ -195,10 +196,13 @@ class AutoAnchors:
         for d in found:
             if d.term in alternatives:
                 lines.append(f"{json.dumps(d.term)}: {json.dumps(alternatives[d.term])}  # {_measures(d, bool(reference))}")
+        variants = case_variants(alternatives, counts) if self.case_variants else {}
+        for variant, (term, casing, spelt) in variants.items():
+            lines.append(f"{json.dumps(variant)}: {json.dumps(spelt)}  # {term} in {casing}, as the target also spells it")
         skipped = [d.term for d in found if d.term not in alternatives]
         if skipped:
             lines.append(f"# Found but without alternatives (left out): {', '.join(skipped)}")
-        log.info("anchors=auto: %d terms, %d with alternatives", len(found), len(alternatives))
+        log.info("anchors=auto: %d terms, %d with alternatives, %d more spellings of them", len(found), len(alternatives), len(variants))
         return "\n".join(lines) + "\n"
 
     def _against_text(self, counts: TermCounts, reference: tuple[Path, ...], reading: ModelReading | None):
