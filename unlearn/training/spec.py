@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from unlearn.errors import SettingError
 
 # Fewer optimizer steps than this in a whole fine-tune, with no min_steps asked for, get a
-# warning: the paper's schedules on a small corpus make one or two.
+# warning: the paper's schedules on a small corpus make one or two, at learning rates that
+# move nothing in so few (a higher one may: SmolLM2's unlearning forgets a scene in 4).
 FEW_STEPS = 10
 
 
@@ -69,7 +70,7 @@ class FitSpec:
         )
         if planned >= self.min_steps:
             if self.min_steps == 0 and planned < FEW_STEPS:
-                return self, f"{shape}: too few to learn anything; set min_steps (e.g. min_steps=50) or lower accumulate_grad_batches"
+                return self, f"{shape}: few; if nothing is learnt, set min_steps (e.g. min_steps=50) or lower accumulate_grad_batches"
             return self, None
         batches = math.ceil(blocks / self.batch_size)
         lowered = (replace(self, accumulate_grad_batches=a) for a in range(self.accumulate_grad_batches, 0, -1))
