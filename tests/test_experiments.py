@@ -243,6 +243,10 @@ def test_anchors_auto_on_macbeth_quotes_its_measurement():
     recorded = json.loads((folder / "macbeth.json").read_text())
     quoted = f"precision {recorded['precision']:.2f}, recall {recorded['recall']:.2f}"
     assert quoted in (folder / "macbeth.md").read_text()
+    readme = " ".join((folder / "README.md").read_text().split())
+    assert f"it finds {recorded['found']} terms, {quoted.replace(', recall', ' and recall')}" in readme
+    spelt = ["BANQUO", "MACDUFF", "LADY MACBETH", "DONALBAIN", "FLEANCE", "Lennox", "Ross", "thane", "Lords", "Thence"]
+    assert set(spelt) <= set(recorded["dictionary"]) and {"Lords", "Thence"} <= set(recorded["wrong"])
     assert recorded["found"] == len(recorded["dictionary"])
 
 
