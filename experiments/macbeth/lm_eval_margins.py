@@ -14,16 +14,12 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
-from sweep import POINTS
+from sweep import each_model
 from tqdm.auto import tqdm
 
-from unlearn.components import prepare
-from unlearn.config import compose_config
 from unlearn.evaluation.likelihood import continuation_logprobs
-from unlearn.pipeline import build_models
 
 HERE = Path(__file__).resolve().parent
 QUESTIONS = HERE.parent.parent / "unlearn" / "targets" / "macbeth" / "lm_eval" / "general_knowledge.jsonl"
@@ -45,14 +41,7 @@ def reading(scores: list[float]) -> tuple[int, float]:
 
 def main(point: str) -> None:
     questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines()]
-    with tempfile.TemporaryDirectory() as scratch:
-        cfg = compose_config(["target=macbeth", *POINTS[point], "stages=[unlearn]", f"paths.output_dir={scratch}"])
-        prepared = prepare(cfg)
-        run = build_models(cfg, prepared)
-        scores = {}
-        for name, model in (("baseline", run.baseline), ("unlearned", run.unlearned)):
-            loaded, tokenizer = prepared.parts.model.load(model.ref)
-            scores[name] = choice_scores(loaded, tokenizer, questions)
+    scores = each_model(point, lambda model, tokenizer: choice_scores(model, tokenizer, questions))
     rows = []
     for question, base, after in zip(questions, scores["baseline"], scores["unlearned"], strict=True):
         (chosen, margin), (chosen_after, margin_after) = reading(base), reading(after)

@@ -15,15 +15,10 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
-from sweep import POINTS, PROBES, RUNS
-
-from unlearn.components import prepare
-from unlearn.config import compose_config
-from unlearn.pipeline import build_models
+from sweep import PROBES, RUNS, each_model
 
 HERE = Path(__file__).resolve().parent
 POINT = "soft_logprobs_lr3e-4_seed1"
@@ -45,14 +40,7 @@ def first_token_margins(model, tokenizer, probes: list[dict]) -> list[float]:
 def main(point: str) -> None:
     general = [p for p in map(json.loads, PROBES.read_text().splitlines()) if p["group"] == "general"]
     report = json.loads((RUNS / f"{point}.json").read_text())
-    with tempfile.TemporaryDirectory() as scratch:
-        cfg = compose_config(["target=macbeth", *POINTS[point], "stages=[unlearn]", f"paths.output_dir={scratch}"])
-        prepared = prepare(cfg)
-        run = build_models(cfg, prepared)
-        margins = {}
-        for name, model in (("baseline", run.baseline), ("unlearned", run.unlearned)):
-            loaded, tokenizer = prepared.parts.model.load(model.ref)
-            margins[name] = first_token_margins(loaded.eval(), tokenizer, general)
+    margins = each_model(point, lambda model, tokenizer: first_token_margins(model, tokenizer, general))
     rows = []
     for index, probe in enumerate(general):
         row = {"prompt": probe["prompt"], "answer": probe["answer"]}

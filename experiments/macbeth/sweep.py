@@ -19,7 +19,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE / "reports"
@@ -62,6 +64,24 @@ FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_c
 UTILITY = ("probe/retain_general_recall", "lm_eval/general_knowledge/acc", "perplexity/generic_heldout")
 PROBES = HERE.parent.parent / "unlearn" / "targets" / "macbeth" / "probes.jsonl"
 GENERAL = sum(json.loads(line).get("group") == "general" for line in PROBES.read_text().splitlines())
+
+
+def each_model(point: str, measure: Callable[[Any, Any], Any]) -> dict[str, Any]:
+    """`measure(model, tokenizer)` of the point's baseline and unlearned model, read from the
+    cache the point's run filled (for the scripts beside this one that look closer at a point)."""
+    from unlearn.components import prepare
+    from unlearn.config import compose_config
+    from unlearn.pipeline import build_models
+
+    with tempfile.TemporaryDirectory() as scratch:
+        cfg = compose_config(["target=macbeth", *POINTS[point], "stages=[unlearn]", f"paths.output_dir={scratch}"])
+        prepared = prepare(cfg)
+        run = build_models(cfg, prepared)
+        measured = {}
+        for name, model in (("baseline", run.baseline), ("unlearned", run.unlearned)):
+            loaded, tokenizer = prepared.parts.model.load(model.ref)
+            measured[name] = measure(loaded.eval(), tokenizer)
+    return measured
 
 
 def run(name: str) -> None:
