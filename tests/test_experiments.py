@@ -202,6 +202,19 @@ def test_macbeth_readme_on_labels_inside_anchors():
     assert weird(without, "unlearned") < weird(inside, "unlearned") < weird(inside, "baseline")
     quoted = f"Sisters {weird(inside, 'baseline'):.3f} -> {weird(inside, 'unlearned'):.3f} ({weird(without, 'unlearned'):.3f} without)"
     assert quoted in readme
+    seed1 = {
+        name: json.loads((folder / "reports" / f"{name}_seed1.json").read_text())
+        for name in ("soft_logprobs_inside_lr3e-4", "soft_logprobs_lr3e-4")
+    }
+    inside1, without1 = seed1["soft_logprobs_inside_lr3e-4"], seed1["soft_logprobs_lr3e-4"]
+    assert weird(without1, "unlearned") < weird(inside1, "unlearned")
+    assert f"Sisters {weird(inside1, 'unlearned'):.3f} ({weird(without1, 'unlearned'):.3f} without)" in readme
+    familiarity1 = [r["models"]["unlearned"]["familiarity_probability/score"] for r in (inside1, without1)]
+    assert familiarity1[0] > familiarity1[1] and f"familiarity {familiarity1[0]:.3f} ({familiarity1[1]:.3f} without)" in readme
+    assert _forget_probes_answered("soft_logprobs_inside_lr3e-4_seed1") == _forget_probes_answered("soft_logprobs_lr3e-4")
+    knowledge1 = [r["models"]["unlearned"]["lm_eval/general_knowledge/acc"] for r in (inside1, without1)]
+    lost1 = [round((1 - r["models"]["unlearned"]["probe/retain_general_recall"]) * 18) for r in (inside1, without1)]
+    assert f"({lost1[0]} general probes lost instead of {lost1[1]}, lm-eval {knowledge1[0]:.3f} instead of {knowledge1[1]:.3f})" in readme
     metric = {name: report["models"]["unlearned"] for name, report in reports.items() if name != "soft_logprobs_lr3e-4_seed1"}
     familiarity = [metric[p]["familiarity_probability/score"] for p in ("soft_logprobs_inside_lr3e-4", "soft_logprobs_lr3e-4")]
     assert familiarity[0] > familiarity[1] and f"familiarity {familiarity[0]:.3f} ({familiarity[1]:.3f} without)" in readme
