@@ -85,16 +85,19 @@ def test_anchor_at_block_start_and_end():
     assert alignment.source == [0, 1, 2, 3]
 
 
+def aligned_by_offsets(text: str, original_offsets: list[tuple[int, int]], translated_offsets: list[tuple[int, int]]):
+    """Harry -> Jon in `text`, aligned through token offsets given by hand (a tokenizer's cuts that
+    the word-level `tokens` cannot make); returns the translation and the alignment."""
+    translation = AnchorDictionary(merge({"Harry": ["Jon"]})).translate(text, lambda a: a[0])
+    translated_ids = list(range(len(translated_offsets)))
+    spans = word_spans(original_offsets, text), word_spans(translated_offsets, translation.text)
+    return translation, align(spans[0], translation, translated_ids, spans[1])
+
+
 def test_tokens_straddling_an_anchor_boundary_are_unlabelled():
-    dictionary = AnchorDictionary(merge({"Harry": ["Jon"]}))
-    translation = dictionary.translate("oh Harry's", lambda a: a[0])
-    assert translation.text == "oh Jon's"
     # a tokenizer that merged the apostrophe into the name: "Harry'" crosses the anchor's end
-    original_offsets = [(-1, -1), (0, 2), (3, 9), (9, 10)]
-    translated_ids, translated_offsets = [0, 1, 2, 3], [(-1, -1), (0, 2), (3, 7), (7, 8)]
-    alignment = align(
-        word_spans(original_offsets, "oh Harry's"), translation, translated_ids, word_spans(translated_offsets, translation.text)
-    )
+    translation, alignment = aligned_by_offsets("oh Harry's", [(-1, -1), (0, 2), (3, 9), (9, 10)], [(-1, -1), (0, 2), (3, 7), (7, 8)])
+    assert translation.text == "oh Jon's"
     assert alignment.source == [0, 1, U, 3]
     assert alignment.inside == [2]
 
@@ -103,13 +106,8 @@ def test_rule_3_keeps_the_token_before_a_repeated_anchor_unlabelled_even_inside_
     """ "Harry'" straddles the first anchor's end, so it is inside it with no translated row; it is
     also the token before the repeated "Harry", which rule 3 leaves unlabelled whatever labels
     the inside of anchors."""
-    translation = AnchorDictionary(merge({"Harry": ["Jon"]})).translate("oh Harry'Harry", lambda a: a[0])
+    translation, alignment = aligned_by_offsets("oh Harry'Harry", [(-1, -1), (0, 2), (3, 9), (9, 14)], [(-1, -1), (0, 2), (3, 7), (7, 10)])
     assert translation.text == "oh Jon'Jon"
-    original_offsets = [(-1, -1), (0, 2), (3, 9), (9, 14)]
-    translated_ids, translated_offsets = [0, 1, 2, 3], [(-1, -1), (0, 2), (3, 7), (7, 10)]
-    alignment = align(
-        word_spans(original_offsets, "oh Harry'Harry"), translation, translated_ids, word_spans(translated_offsets, translation.text)
-    )
     assert alignment.source == [0, 1, U, 3]
     assert alignment.inside == []
 
