@@ -61,6 +61,17 @@ def _logits(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: tor
     return output.logits.float()
 
 
+def _logits_at(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """[positions, vocabulary]: the logits at the positions `where` marks, the output layer
+    applied to those positions alone where the model allows it (training/loss.py)."""
+    from unlearn.training.loss import projects_linearly  # imports transformers' models: not before a run is checked
+
+    if not projects_linearly(model):
+        return _logits(model, input_ids, attention_mask)[where.to(model.device)]
+    hidden = model.base_model(input_ids=input_ids.to(model.device), attention_mask=attention_mask.to(model.device)).last_hidden_state
+    return torch.nn.functional.linear(hidden[where.to(model.device)], model.get_output_embeddings().weight).float()
+
+
 @dataclass
 class BatchLogits:
     """Both views of one batch of blocks: the logits at t predict the label stored at t+1 (rule 5)."""
@@ -125,13 +136,12 @@ class LabelInputs:
     ) -> torch.Tensor:
         """Puts the baseline's logits on the original text at the positions inside anchors into
         `base` (in place) and says which those are; the original text is read only when a
-        block of the batch has such a position."""
+        block of the batch has such a position, and projected to the vocabulary only there."""
         inside = torch.zeros_like(attention_mask, dtype=torch.bool)
         for row, alignment in enumerate(alignments):
             inside[row, alignment.inside] = True
         if inside.any():
-            where = inside.to(base.device)
-            base[where] = _logits(self.baseline, input_ids, attention_mask)[where]
+            base[inside.to(base.device)] = _logits_at(self.baseline, input_ids, attention_mask, inside)
         return inside
 
 
