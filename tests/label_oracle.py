@@ -7,6 +7,7 @@ mistake has to be made twice, the same way, to go unnoticed.
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import torch
@@ -96,11 +97,43 @@ def translated_last_token(anchor: dict, translated: list) -> int | None:
     return None
 
 
+def words_of(text: str) -> list[tuple[int, int]]:
+    """[start, end) of each run of non-whitespace characters."""
+    words, start = [], None
+    for i, character in enumerate(text + " "):
+        if not character.isspace() and start is None:
+            start = i
+        elif character.isspace() and start is not None:
+            words.append((start, i))
+            start = None
+    return words
+
+
+def word_by_word(anchors: list[dict], block_text: str, text: str) -> list[dict]:
+    """Each anchor of two or more words whose translation has as many, with the same whitespace
+    between them, replaced by one anchor per word (its key and `first` kept); the others as they are."""
+    result = []
+    for anchor in anchors:
+        words = words_of(block_text[anchor["start"] : anchor["end"]])
+        translated = words_of(text[anchor["t_start"] : anchor["t_end"]])
+        gaps = [block_text[anchor["start"] + a[1] : anchor["start"] + b[0]] for a, b in itertools.pairwise(words)]
+        translated_gaps = [text[anchor["t_start"] + a[1] : anchor["t_start"] + b[0]] for a, b in itertools.pairwise(translated)]
+        if len(words) < 2 or len(words) != len(translated) or gaps != translated_gaps:
+            result.append(anchor)
+            continue
+        for (w_start, w_end), (t_start, t_end) in zip(words, translated, strict=True):
+            result.append({**anchor, "start": anchor["start"] + w_start, "end": anchor["start"] + w_end,
+                           "t_start": anchor["t_start"] + t_start, "t_end": anchor["t_start"] + t_end})  # fmt: skip
+    return result
+
+
 def alignment(
-    original: list, translated: list, translated_ids: list[int], anchors: list[dict]
+    original: list, translated: list, translated_ids: list[int], anchors: list[dict], labelled_by: list[dict] | None = None
 ) -> tuple[list[int | None], dict[int, int], set[int]]:
     """source[t] (None: no label), {token: first translated row where it is flattened}, and the
-    positions inside an anchor that rule 1 leaves without a translated row and rule 3 does not clear."""
+    positions inside an anchor that rule 1 leaves without a translated row and rule 3 does not clear.
+    Rules 1-3 read `labelled_by` (the anchors cut word by word) when given; rule 4 reads `anchors`."""
+    labelling = anchors if labelled_by is None else labelled_by
     source: list[int | None] = [None] * len(original)
     inside: set[int] = set()
     source[0] = 0
@@ -110,8 +143,8 @@ def alignment(
         if span is None:
             continue
         start, end, k = span
-        shift = sum((a["t_end"] - a["t_start"]) - (a["end"] - a["start"]) for a in anchors if a["end"] <= start)
-        overlapping = [n for n, a in enumerate(anchors) if a["start"] < end and a["end"] > start]
+        shift = sum((a["t_end"] - a["t_start"]) - (a["end"] - a["start"]) for a in labelling if a["end"] <= start)
+        overlapping = [n for n, a in enumerate(labelling) if a["start"] < end and a["end"] > start]
         if not overlapping:
             for i, other in enumerate(translated):
                 if other == (start + shift, end + shift, k):
@@ -119,16 +152,17 @@ def alignment(
             continue
         n = overlapping[0]
         first_token_of.setdefault(n, t)
-        anchor = anchors[n]
+        anchor = labelling[n]
         if end == anchor["end"] and original[first_token_of[n]][0] == anchor["start"]:
             source[t] = translated_last_token(anchor, translated)
         if source[t] is None:
             inside.add(t)
-    flatten: dict[int, int] = {}
-    for n, anchor in enumerate(anchors):
+    for n, anchor in enumerate(labelling):
         if not anchor["first"] and n in first_token_of:
             source[first_token_of[n] - 1] = None
             inside.discard(first_token_of[n] - 1)
+    flatten: dict[int, int] = {}
+    for anchor in anchors:
         last = translated_last_token(anchor, translated)
         if last is not None:
             first = next(i for i, span in enumerate(translated) if span is not None and span[0] == anchor["t_start"])
@@ -153,10 +187,10 @@ def block_labels(
 ) -> tuple[list[int], dict[float, torch.Tensor], list[int]]:
     """The positions of the block that get a label (each from the output before it), per
     alpha the combined float64 scores there, one row per position (the label is their argmax),
-    and which of those positions read the original text.
+    and which of those positions the paper's rules leave unlabelled.
     `combine_on="log_probs"` combines both views' log-softmax (after rule 4's flattening);
     `inside_anchors="original"` labels the positions inside anchors from the baseline's output
-    on the original block."""
+    on the original block; `"by_word"` reads the anchors translated word for word one word at a time."""
     text, anchors = translate(block_text, merged_terms(terms), rng)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = [tokenizer.bos_token_id, *encoded["input_ids"]]
@@ -165,7 +199,10 @@ def block_labels(
         ids.append(tokenizer.eos_token_id)
         offsets.append((-1, -1))
     ids, offsets = ids[:max_positions], offsets[:max_positions]
-    source, flatten, inside = alignment(spans(block_offsets, block_text), spans(offsets, text), ids, anchors)
+    labelled_by = word_by_word(anchors, block_text, text) if inside_anchors == "by_word" else None
+    original_spans, translated_spans = spans(block_offsets, block_text), spans(offsets, text)
+    source, flatten, inside = alignment(original_spans, translated_spans, ids, anchors, labelled_by)
+    papers = alignment(original_spans, translated_spans, ids, anchors)[0]
     with torch.no_grad():
         base = baseline(torch.tensor([ids])).logits[0].double()
         on_original = baseline(torch.tensor([block_ids])).logits[0].double()
@@ -180,4 +217,4 @@ def block_labels(
     b = torch.stack([base[source[t]] if source[t] is not None else on_original[t] for t in predicting]) if predicting else base[:0]
     r = reinf[predicting]
     scores = {alpha: b - alpha * torch.clamp(r - b, min=0.0) for alpha in alphas}
-    return [t + 1 for t in predicting], scores, [t + 1 for t in predicting if source[t] is None]
+    return [t + 1 for t in predicting], scores, [t + 1 for t in predicting if papers[t] is None]

@@ -31,12 +31,13 @@ def tokens(text: str, split: dict[str, list[str]] | None = None) -> tuple[list[i
     return ids, offsets, pieces
 
 
-def aligned(text: str, terms: dict[str, list[str]], split: dict[str, list[str]] | None = None):
+def aligned(text: str, terms: dict[str, list[str]], split: dict[str, list[str]] | None = None, by_word: bool = False):
     dictionary = AnchorDictionary(merge(terms))
     translation = dictionary.translate(text, lambda alternatives: alternatives[0])
     _, original_offsets, _ = tokens(text, split)
     translated_ids, translated_offsets, translated_pieces = tokens(translation.text, split)
-    alignment = align(word_spans(original_offsets, text), translation, translated_ids, word_spans(translated_offsets, translation.text))
+    spans = word_spans(original_offsets, text), word_spans(translated_offsets, translation.text)
+    alignment = align(spans[0], translation, translated_ids, spans[1], by_word)
     return translation, alignment, translated_pieces
 
 
@@ -62,6 +63,38 @@ def test_inside_positions_of_a_repeated_anchor_are_inside_and_the_token_before_i
     # BOS, Hermione, Granger, waved, "." (rule 3), Hermione, Granger, left
     assert alignment.source == [0, U, 1, 2, U, U, 4, 5]
     assert alignment.inside == [1, 5]
+
+
+def test_by_word_labels_the_word_boundary_inside_an_anchor_from_the_translation():
+    _, alignment, pieces = aligned("the weird sisters met", {"weird sisters": ["strange women"]}, by_word=True)
+    assert pieces == ["<s>", "the", "strange", "women", "met"]
+    # BOS, the, weird (-> after "strange": predicts what follows it), sisters (-> after "women"), met
+    assert alignment.source == [0, 1, 2, 3, 4]
+    assert alignment.inside == []
+    assert alignment.flatten == [(VOCAB["strange"], 3)]  # rule 4: the whole translation's first token, from its end
+
+
+def test_by_word_keeps_a_repeated_anchor_unlabelled_up_to_its_last_word():
+    _, alignment, _ = aligned("weird sisters . the weird sisters", {"weird sisters": ["strange women"]}, by_word=True)
+    # BOS, weird, sisters, ".", the (rule 3), weird (rule 3 again, inside the repeat), sisters
+    assert alignment.source == [0, 1, 2, 3, U, U, 6]
+
+
+def test_by_word_leaves_anchors_whose_words_do_not_pair_up_as_the_paper_does():
+    for alternative in ("Sophie", "Sophie  Ray"):  # one word; two words apart by other whitespace
+        terms, text = {"Hermione Granger": [alternative]}, "Hermione Granger waved"
+        paper = aligned(text, terms)[1]
+        assert aligned(text, terms, by_word=True)[1] == paper
+        assert paper.source[1] == U
+
+
+def test_by_word_inside_a_word_of_several_tokens_is_still_unlabelled():
+    split = {"sisters": ["sis", "ters"], "women": ["wom", "en"]}
+    _, alignment, pieces = aligned("weird sisters met", {"weird sisters": ["strange women"]}, split, by_word=True)
+    assert pieces == ["<s>", "strange", "wom", "en", "met"]
+    # BOS, weird (-> "strange"), sis (inside "sisters"), ters (-> "en"), met
+    assert alignment.source == [0, 1, U, 3, 4]
+    assert alignment.inside == [2]
 
 
 def test_anchor_to_longer_translation_takes_the_end_of_the_translation():

@@ -77,9 +77,10 @@ def test_combine_on_composes_with_every_generator_and_a_bad_value_names_the_key(
 @pytest.mark.parametrize("labels", ["whp", "soft", "soft_log_probs"])
 def test_inside_anchors_composes_with_every_translating_generator_and_a_bad_value_names_the_key(labels, tmp_path):
     assert build(compose_config([f"labels={labels}"], tmp_path).labels, "labels").inside_anchors == "unlabelled"
-    generator = build(compose_config([f"labels={labels}", "labels.inside_anchors=original"], tmp_path).labels, "labels")
-    assert generator.inside_anchors == "original"
-    with pytest.raises(UserError, match=r"labels\.inside_anchors=translated must be one of unlabelled, original"):
+    for value in ("original", "by_word"):
+        generator = build(compose_config([f"labels={labels}", f"labels.inside_anchors={value}"], tmp_path).labels, "labels")
+        assert generator.inside_anchors == value
+    with pytest.raises(UserError, match=r"labels\.inside_anchors=translated must be one of unlabelled, original, by_word"):
         build(compose_config([f"labels={labels}", "labels.inside_anchors=translated"], tmp_path).labels, "labels")
 
 

@@ -31,7 +31,7 @@ RUNS = HERE / "reports"
 # model=smollm2 chose schedules and labels of its own.
 REINFORCE = ["reinforce=finetune", "reinforce.lr=3e-5", "reinforce.accumulate_grad_batches=1", "reinforce.epochs=4"]
 UNLEARN = ["unlearn=finetune", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
-INSIDE_ANCHORS = ["labels=soft", "labels.combine_on=log_probs", "labels.inside_anchors=original"]
+LOG_PROBS = ["labels=soft", "labels.combine_on=log_probs"]
 POINTS = (
     {f"unlearn_lr{lr}": [*REINFORCE, "labels=whp", f"unlearn.lr={lr}", *UNLEARN] for lr in ("1e-5", "3e-5", "1e-4")}
     | {f"soft_lr{lr}": [*REINFORCE, "labels=soft", f"unlearn.lr={lr}", *UNLEARN] for lr in ("3e-5", "1e-4", "3e-4")}
@@ -50,8 +50,17 @@ POINTS = (
         "soft_logprobs_lr3e-4_seed1": [*REINFORCE, "labels=soft", "labels.combine_on=log_probs", "unlearn.lr=3e-4", *UNLEARN, "seed=1"]
     }
     | {
-        # The recipe's point with the tokens inside anchors labelled from the original text, on both seeds.
-        f"soft_logprobs_inside_lr3e-4{suffix}": [*REINFORCE, *INSIDE_ANCHORS, "unlearn.lr=3e-4", *UNLEARN, *seed]
+        # The recipe's point with the tokens inside anchors labelled (from the original text, or from the
+        # translation at the word boundaries of anchors translated word for word), on both seeds.
+        f"soft_logprobs_{name}_lr3e-4{suffix}": [
+            *REINFORCE,
+            *LOG_PROBS,
+            f"labels.inside_anchors={inside}",
+            "unlearn.lr=3e-4",
+            *UNLEARN,
+            *seed,
+        ]
+        for name, inside in (("inside", "original"), ("byword", "by_word"))
         for suffix, seed in (("", []), ("_seed1", ["seed=1"]))
     }
 )

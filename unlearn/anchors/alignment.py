@@ -67,13 +67,16 @@ def _numbered(spans: Sequence[Span | None]) -> list[tuple[int, int, int] | None]
 
 
 def align(
-    original: Sequence[Span | None], translation: Translation, translated_ids: Sequence[int], translated: Sequence[Span | None]
-) -> Alignment:
+    original: Sequence[Span | None], translation: Translation, translated_ids: Sequence[int], translated: Sequence[Span | None],
+    by_word: bool = False,
+) -> Alignment:  # fmt: skip
     """Map original positions to translated positions.
 
     `original[t]` and `translated[t]` are the word spans of each sequence's tokens (BOS
     first, None for special tokens) in the original text and in `translation.text`; the
-    translated sequence may be truncated.
+    translated sequence may be truncated. `by_word`: rules 1 and 3 read an anchor whose
+    translation has as many words word by word (Translation.by_word); rule 4 still flattens
+    the first token of each whole translation, as the paper does.
     """
     numbered_translated = _numbered(translated)
     by_span = {span: i for i, span in enumerate(numbered_translated) if span is not None}
@@ -81,7 +84,7 @@ def align(
     for i, span in enumerate(translated):
         if span is not None:
             starts.setdefault(span[0], i)
-    anchors = translation.spans
+    anchors = translation.by_word() if by_word else translation.spans
     last_of = [_last_translated_token(anchor.translated, starts, translated) for anchor in anchors]
     source = [UNLABELLED] * len(original)
     if original and translated_ids:
@@ -109,14 +112,16 @@ def align(
         else:
             inside.add(t)
 
-    flatten: dict[int, int] = {}
     for index, anchor in enumerate(anchors):
         if not anchor.first and index in first_overlap:
             source[first_overlap[index] - 1] = UNLABELLED
             inside.discard(first_overlap[index] - 1)
-        if last_of[index] is not None:
+    flatten: dict[int, int] = {}
+    for anchor in translation.spans:
+        last = _last_translated_token(anchor.translated, starts, translated)
+        if last is not None:
             token = translated_ids[starts[anchor.translated[0]]]
-            flatten[token] = min(flatten.get(token, last_of[index]), last_of[index])
+            flatten[token] = min(flatten.get(token, last), last)
     return Alignment(source, sorted(flatten.items()), sorted(inside))
 
 

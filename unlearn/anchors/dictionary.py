@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -81,10 +82,37 @@ class AnchorSpan:
     first: bool
 
 
+_WORD = re.compile(r"\S+")
+
+
 @dataclass(frozen=True)
 class Translation:
     text: str
     spans: tuple[AnchorSpan, ...]
+
+    def by_word(self) -> tuple[AnchorSpan, ...]:
+        """The spans with every anchor of several words whose translation has as many words,
+        apart by the same whitespace ("weird sisters" -> "strange women"), cut into one span per
+        word, each keeping its anchor's key and `first`: the word boundaries inside such an
+        anchor then have a translated counterpart (labels.inside_anchors=by_word, docs/method.md)."""
+        spans = []
+        for span in self.spans:
+            words = list(_WORD.finditer(span.key))
+            translated = list(_WORD.finditer(self.text[span.translated[0] : span.translated[1]]))
+            if len(words) < 2 or _gaps(span.key, words) != _gaps(self.text[span.translated[0] : span.translated[1]], translated):
+                spans.append(span)
+                continue
+            (start, _), (t_start, _) = span.original, span.translated
+            spans += [
+                AnchorSpan(span.key, (start + w.start(), start + w.end()), (t_start + t.start(), t_start + t.end()), span.first)
+                for w, t in zip(words, translated, strict=True)
+            ]
+        return tuple(spans)
+
+
+def _gaps(text: str, words: list[re.Match]) -> list[str]:
+    """The whitespace between consecutive words: as many as the words, less one."""
+    return [text[a.end() : b.start()] for a, b in itertools.pairwise(words)]
 
 
 @dataclass(frozen=True)

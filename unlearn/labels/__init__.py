@@ -9,8 +9,9 @@ prediction on the translation alone (`labels=anchored_only`, which needs no rein
 or its distribution at `temperature` (`soft`, labels/soft.py). `combine_on` says whether the
 two views are combined as the models' raw logits (the paper's) or as log-probabilities.
 `inside_anchors` says whether the tokens inside a multi-token anchor, which the translation
-cannot label, stay unlabelled (the paper's) or are labelled with the baseline on the original
-text there.
+cannot label, stay unlabelled (the paper's), are labelled with the baseline on the original
+text there, or, at the word boundaries of an anchor translated word for word, from the
+translation.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def whp_combination(base: torch.Tensor, reinforced: torch.Tensor, alpha: float) 
 
 TARGETS = ("hard", "soft")
 SCALES = ("logits", "log_probs")
-INSIDE_ANCHORS = ("unlabelled", "original")
+INSIDE_ANCHORS = ("unlabelled", "original", "by_word")
 
 
 def to_log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -61,7 +62,9 @@ class LabelGenerator:
     says inside a name or phrase of several tokens ("Weird" -> "Sisters", "Ban" -> "quo") is
     never unlearnt; `original` labels those positions with the baseline on the original
     text in place of the translated one, so there the labels push down exactly what
-    reinforcement raised (docs/method.md, "Labels inside anchors")."""
+    reinforcement raised; `by_word` reads an anchor whose translation has as many words word
+    by word ("weird sisters" -> "strange women"), so the position after "weird" takes the
+    baseline's prediction after "strange" (docs/method.md, "Labels inside anchors")."""
 
     alpha: float
     batch_size: int

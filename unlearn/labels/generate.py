@@ -22,9 +22,11 @@ def block_rng(seed: int, index: int) -> random.Random:
 
 
 def translate_batch(
-    blocks: Blocks, indices: range, dictionary: AnchorDictionary, tokenizer: PreTrainedTokenizerBase, seed: int, max_length: int
-) -> tuple[torch.Tensor, torch.Tensor, list[Alignment]]:
-    """Translated blocks (BOS, tokens, EOS where the original ends with one), right-padded, and their alignments."""
+    blocks: Blocks, indices: range, dictionary: AnchorDictionary, tokenizer: PreTrainedTokenizerBase, seed: int, max_length: int,
+    by_word: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, list[Alignment]]:  # fmt: skip
+    """Translated blocks (BOS, tokens, EOS where the original ends with one), right-padded, and
+    their alignments (anchors read word by word with `by_word`: alignment.align)."""
     translations = [dictionary.translate(blocks.texts[i], block_rng(seed, i).choice) for i in indices]
     encoded = tokenizer([t.text for t in translations], add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     rows, alignments = [], []
@@ -38,7 +40,7 @@ def translate_batch(
         row, row_offsets = row[:max_length], row_offsets[:max_length]
         rows.append(row)
         original = word_spans(blocks.offsets[i, :length].tolist(), blocks.texts[i])
-        alignments.append(align(original, translation, row, word_spans(row_offsets, translation.text)))
+        alignments.append(align(original, translation, row, word_spans(row_offsets, translation.text), by_word))
     input_ids = torch.full((len(rows), max(map(len, rows))), tokenizer.pad_token_id, dtype=torch.long)
     attention_mask = torch.zeros_like(input_ids)
     for r, row in enumerate(rows):
@@ -113,7 +115,7 @@ class LabelInputs:
         if generator.translate:
             max_length = self.baseline.config.max_position_embeddings
             translated_ids, translated_mask, alignments = translate_batch(
-                blocks, indices, self.dictionary, self.tokenizer, self.seed, max_length
+                blocks, indices, self.dictionary, self.tokenizer, self.seed, max_length, generator.inside_anchors == "by_word"
             )
             translated = flatten_used_translations(_logits(self.baseline, translated_ids, translated_mask), alignments)
             source = torch.full_like(input_ids, UNLABELLED)
