@@ -10,10 +10,11 @@ from hydra.utils import instantiate
 from tests.conftest import TINY_WORLD, compose_config, stage_runner, target_files
 from tests.tokenizer_families import gpt2_style
 from unlearn.anchors.dictionary import load_dictionary
-from unlearn.anchors.discovery import TermCounts, case_variants, discover_terms, propose_alternatives, terms_in
+from unlearn.anchors.discovery import TermCounts, case_variants, discover_terms, names_in, propose_alternatives, terms_in
 from unlearn.anchors.gain import TermGain
 from unlearn.anchors.model_reference import alternatives_of, rarity_of, rate_terms
 from unlearn.errors import UserError
+from unlearn.settings import build
 from unlearn.targets import TargetArtifact
 
 TARGET = [
@@ -188,3 +189,23 @@ def test_a_found_name_is_also_an_anchor_as_the_script_spells_it():
 def test_case_variants_composes_and_turns_the_spellings_off(tiny_world_files, tmp_path, value):
     auto = instantiate(compose_config(["anchors=auto", f"anchors.case_variants={value}"], tmp_path).anchors)
     assert auto.case_variants is value and auto.settings(tiny_world_files)["case_variants"] is value
+
+
+def test_names_are_title_case_words_the_text_capitalises_where_a_sentence_goes_on():
+    """Malcolm stands after a word every time; Thence opens verse lines and follows a colon;
+    Thane is also written thane; a name seen once is too few."""
+    script = (
+        "Thence we go to Malcolm,\nThence the king and Malcolm ride.\nWe said: Thence, with Malcolm!\n"
+        "Our Thane of Fife, the thane.\nThe Thane came."
+    )
+    counts = TermCounts.of([script])
+    assert names_in([script], counts, min_count=2, min_contexts=2, min_mid_sentence=0.5) == {"Malcolm": 1.0}
+    assert names_in([script], counts, min_count=1, min_contexts=1, min_mid_sentence=0.5) == {"Malcolm": 1.0, "Fife": 1.0}
+
+
+@pytest.mark.parametrize(("names", "share"), [(True, 0.5), (False, 1.0)])
+def test_names_compose_and_a_bad_share_names_the_key(tiny_world_files, tmp_path, names, share):
+    auto = instantiate(compose_config(["anchors=auto", f"anchors.names={names}", f"anchors.min_mid_sentence={share}"], tmp_path).anchors)
+    assert auto.settings(tiny_world_files)["names"] is names and auto.min_mid_sentence == share
+    with pytest.raises(UserError, match=r"anchors\.min_mid_sentence=0\.0 must be in \(0, 1\]"):
+        build(compose_config(["anchors=auto", "anchors.min_mid_sentence=0"], tmp_path).anchors, "anchors")

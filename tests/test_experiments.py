@@ -258,9 +258,15 @@ def test_anchors_auto_on_macbeth_quotes_its_measurement():
     assert quoted in (folder / "macbeth.md").read_text()
     readme = " ".join((folder / "README.md").read_text().split())
     assert f"it finds {recorded['found']} terms, {quoted.replace(', recall', ' and recall')}" in readme
+    top = " ".join(Path("README.md").read_text().split())
+    assert f"On Macbeth with SmolLM2 it finds {recorded['found']} terms, {quoted.replace(', recall', ' and recall')}" in top
     spelt = ["BANQUO", "MACDUFF", "LADY MACBETH", "DONALBAIN", "FLEANCE", "Lennox", "Ross", "thane", "Lords", "Thence"]
     assert set(spelt) <= set(recorded["dictionary"]) and {"Lords", "Thence"} <= set(recorded["wrong"])
     assert recorded["found"] == len(recorded["dictionary"])
+    names = {"Duncan", "Malcolm", "Angus", "Hecate"}
+    assert names | {n.upper() for n in names} <= set(recorded["dictionary"]) and {"God", "Witches"} <= set(recorded["wrong"])
+    assert recorded["precision"] >= 0.7 and recorded["recall"] >= 0.7
+    assert set(recorded["missed"]) == {"Fife", "Norway", "Scone", "Siward", "thanes", "Witch", "WITCH", "weird sisters", "Inverness"}
 
 
 @pytest.mark.parametrize("target", ["toy_world", "macbeth"])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from unlearn.anchors.dictionary import load_dictionary
-from unlearn.anchors.discovery import TermCounts, case_variants, discover_terms, propose_alternatives
+from unlearn.anchors.discovery import Discovered, TermCounts, case_variants, discover_terms, names_in, propose_alternatives
 from unlearn.anchors.model_reference import (
     ModelReading,
     alternatives_of,
@@ -136,6 +136,8 @@ class AutoAnchors:
     occurrences: int = 8
     batch_size: int = 16
     case_variants: bool = True
+    names: bool = True
+    min_mid_sentence: float = 0.5
 
     def __post_init__(self) -> None:
         if self.reinforced_terms < 0:
@@ -143,6 +145,8 @@ class AutoAnchors:
         for name in ("alternatives", "min_count", "occurrences", "batch_size"):
             if getattr(self, name) < 1:
                 raise SettingError(name, getattr(self, name), "must be at least 1")
+        if not 0 < self.min_mid_sentence <= 1:
+            raise SettingError("min_mid_sentence", self.min_mid_sentence, "must be in (0, 1] (a share of a name's occurrences)")
         if self.reference:
             expand("anchors.reference", self.reference)
 
@@ -221,6 +225,14 @@ class AutoAnchors:
         rarity = rarity_of(counts, out_of_context_logprob(model, tokenizer, terms, self.batch_size))
         gain = reading.gain.of_terms if reading.gain is not None else None
         found = rate_terms(counts, rarity, gain, self.min_rarity, self.min_gain, self.min_contexts)
+        if self.names:
+            rated = {d.term for d in found}
+            names = names_in(documents, counts, self.min_count, self.min_contexts, self.min_mid_sentence)
+            found += [
+                Discovered(t, rarity[t], counts.counts[t], 0, len(counts.contexts[t]), mid_sentence=share)
+                for t, share in names.items()
+                if t not in rated
+            ]
         # Words the target itself over-uses (half the rarity of a term) are no generic alternative.
         peculiar = {t.lower() for t, r in rarity.items() if r >= self.min_rarity / 2}
         alternatives = alternatives_of(
@@ -235,4 +247,5 @@ def _measures(d, against_text: bool) -> str:
             f", added by the reinforced model's gain {d.gain:.3f}" if d.gain is not None else ""
         )
     gain = f"gain {d.gain:.2f}, " if d.gain is not None else ""
-    return f"rarity {d.z:.1f}, {gain}{d.target_count} times, {d.contexts} contexts"
+    name = f"a name by its capitals ({d.mid_sentence:.0%} mid-sentence), " if d.mid_sentence is not None else ""
+    return f"{name}rarity {d.z:.1f}, {gain}{d.target_count} times, {d.contexts} contexts"

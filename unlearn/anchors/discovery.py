@@ -131,6 +131,38 @@ class Discovered:
     reference_count: int
     contexts: int
     gain: float | None = None  # set for the terms the reinforced model's signal added
+    mid_sentence: float | None = None  # set for the terms found as names by the text's capitals (names_in)
+
+
+SENTENCE_ENDS = frozenset(".;:!?")
+
+
+def names_in(documents: Iterable[str], target: TermCounts, min_count: int, min_contexts: int, min_mid_sentence: float) -> dict[str, float]:
+    """The terms the target writes as names, with the share of their occurrences that stand
+    mid-sentence: in title case, never in lower case, and at least `min_mid_sentence` of the
+    time after a word or a comma on the same line. A pretrained model has read common names
+    (Duncan, Malcolm, Angus) too often to find them rare, and a reinforced model raises a name
+    it already predicts in context little; the text's own capitals still say they are names.
+    Verse capitalises each line's first word and a sentence's first word is capitalised
+    anyway, so only the words capitalised where a sentence goes on count ("Thence" opening
+    verse lines is no name)."""
+    seen: Counter = Counter()
+    mid: Counter = Counter()
+    for document in documents:
+        for line in document.splitlines():
+            tokens, terms = terms_in(line)
+            for term, first, _ in terms:
+                seen[term] += 1
+                mid[term] += first > 0 and tokens[first - 1] not in SENTENCE_ENDS
+    names = {}
+    for term, count in target.counts.items():
+        written_as_name = term[0].isupper() and not term.isupper() and term.lower() not in target.counts
+        if not written_as_name or count < min_count or len(target.contexts[term]) < min_contexts or term.lower() in FUNCTION_WORDS:
+            continue
+        share = mid[term] / seen[term] if seen[term] else 0.0
+        if share >= min_mid_sentence:
+            names[term] = share
+    return names
 
 
 def log_odds_z(target: TermCounts, reference: TermCounts, term: str, prior: float) -> float:
