@@ -2,7 +2,8 @@
 
 `anchors=auto` compares the target with reference text; a user forgetting a book rarely has
 text "like the book but without its names" at hand. A pretrained baseline has read a great
-deal of ordinary text, and three of its readings replace the reference:
+deal of ordinary text, and three of its readings replace the reference, with one more
+signal from the text:
 
 - rarity: how much more often the target uses a term than the baseline expects it out of
   context, log(rate in the target) - log p_baseline(term | start of text). Names, places
@@ -12,6 +13,9 @@ deal of ordinary text, and three of its readings replace the reference:
   further on the target, raises the term's tokens over the baseline (anchors/gain.py). A
   name the baseline could not guess rises; a word of the period, already predictable in
   context, rises little;
+- names (not a reading of the model: discovery.names_in): the terms the text itself writes
+  as names, capitalised where a sentence goes on and never in lower case. A name the
+  baseline has read often (Duncan) is neither rare to it nor much raised by reinforcement;
 - alternatives: what the baseline itself predicts where the term occurs, in context:
   the generic words a model that never read the target would put there (words of the
   same case as the term, not function words, not words the target itself over-uses, and
