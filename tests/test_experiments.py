@@ -184,6 +184,46 @@ def test_macbeth_readme_on_labels_combined_as_log_probabilities(monkeypatch):
     assert f"ordinary prose 19.23 -> {seed1['unlearned'][prose]:.2f}" in readme
 
 
+def _general_probes_lost(point: str) -> list[str]:
+    general = {p["prompt"] for p in map(json.loads, Path("unlearn/targets/macbeth/probes.jsonl").read_text().splitlines())
+               if p.get("group") == "general"}  # fmt: skip
+    report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
+    return [row["answer"] for row in report["details"]["unlearned"]["probes"] if row["prompt"] in general and not row["hit"]]
+
+
+def test_macbeth_readme_on_labels_inside_anchors_by_word():
+    """By word, the labels make the model forget "weird" -> "sisters" as the play writes it, far
+    more than the paper's do, while the familiarity prompt's capitalised form hardly moves;
+    familiarity falls a little on both seeds, the same forget probes remain."""
+    folder = Path("experiments/macbeth")
+    readme = " ".join((folder / "README.md").read_text().split())
+    measured = json.loads((folder / "anchor_inside.json").read_text())
+    (dreamt,) = [i for i, r in enumerate(measured["readings"]) if r["ends"].endswith("last night of the three weird")]
+    prompt = [r["where"] for r in measured["readings"]].index("familiarity prompt")
+    after = measured["unlearned"]
+    for i, ends in ((dreamt, '" sisters" falls from'), (prompt, '" Sisters" goes from')):
+        values = [after[f"soft_logprobs{kind}_lr3e-4{seed}"][i] for kind in ("_byword", "") for seed in ("", "_seed1")]
+        quoted = f"{ends} {measured['baseline'][i]:.3f} to {values[0]:.3f} "
+        assert quoted in readme and f"(seed 1: {values[1]:.3f})" in readme
+        assert f"leave {values[2]:.3f} ({values[3]:.3f})" in readme
+    assert after["soft_logprobs_byword_lr3e-4"][dreamt] < 0.1 * after["soft_logprobs_lr3e-4"][dreamt]
+    assert after["soft_logprobs_byword_lr3e-4"][prompt] > 0.8
+    for seed in ("", "_seed1"):
+        byword = json.loads((folder / "reports" / f"soft_logprobs_byword_lr3e-4{seed}.json").read_text())
+        without = json.loads((folder / "reports" / f"soft_logprobs_lr3e-4{seed}.json").read_text())
+        familiarity = [r["models"]["unlearned"]["familiarity_probability/score"] for r in (byword, without)]
+        share = familiarity[0] / byword["models"]["baseline"]["familiarity_probability/score"]
+        assert familiarity[0] < familiarity[1] and share > 0.5 and f"{familiarity[0]:.3f} ({familiarity[1]:.3f} without)" in readme
+        assert f"{share:.0%}" in readme
+        assert _forget_probes_answered(f"soft_logprobs_byword_lr3e-4{seed}") == _forget_probes_answered(f"soft_logprobs_lr3e-4{seed}")
+    assert (
+        f"({json.loads((folder / 'reports' / 'soft_logprobs_byword_lr3e-4.json').read_text())['labels']['labelled_fraction']:.1%};"
+        in readme
+    )
+    assert _general_probes_lost("soft_logprobs_byword_lr3e-4") == ["plants"] and _general_probes_lost("soft_logprobs_lr3e-4") == []
+    assert _general_probes_lost("soft_logprobs_byword_lr3e-4_seed1") == _general_probes_lost("soft_logprobs_lr3e-4_seed1")
+
+
 def test_macbeth_readme_on_labels_inside_anchors():
     """Labelling inside anchors labels more positions but forgets less: "the Weird" Sisters stays
     higher and familiarity with it, the same forget probes remain, utility about the same."""
