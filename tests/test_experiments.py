@@ -224,6 +224,26 @@ def test_macbeth_readme_on_labels_inside_anchors_by_word():
     assert _general_probes_lost("soft_logprobs_byword_lr3e-4_seed1") == _general_probes_lost("soft_logprobs_lr3e-4_seed1")
 
 
+def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
+    folder = Path("experiments/macbeth")
+    readme = " ".join((folder / "README.md").read_text().split())
+    auto, hand = (json.loads((folder / "reports" / f"soft_logprobs{kind}_lr3e-4.json").read_text())["models"] for kind in ("_auto", ""))
+    familiarity = [r["unlearned"]["familiarity_probability/score"] for r in (auto, hand)]
+    share = familiarity[0] / auto["baseline"]["familiarity_probability/score"]
+    assert f"familiarity {familiarity[0]:.3f} ({familiarity[1]:.3f} with the hand-written dictionary), {share:.0%}" in readme
+    remaining = [len(_forget_probes_answered(f"soft_logprobs{kind}_lr3e-4")) for kind in ("_auto", "")]
+    assert f"{remaining[0]} of the 16 forget probes remain ({remaining[1]})" in readme
+    assert set(_forget_probes_answered("soft_logprobs_auto_lr3e-4")) - set(_forget_probes_answered("soft_logprobs_lr3e-4")) == {"hand"}
+    report = json.loads((folder / "reports" / "soft_logprobs_auto_lr3e-4.json").read_text())
+    (kept,) = [
+        p["prompt"] for p in report["details"]["unlearned"]["probes"] if p["split"] == "forget" and p["hit"] and p["answer"] == "hand"
+    ]
+    assert kept.endswith("the handle toward my") and '"the handle toward my" hand among them' in readme
+    assert _general_probes_lost("soft_logprobs_auto_lr3e-4") == ["plants"]
+    for metric, digits in (("lm_eval/general_knowledge/acc", 3), ("perplexity/generic_heldout", 2), ("perplexity/related_heldout", 1)):
+        assert f"{auto['unlearned'][metric]:.{digits}f} ({hand['unlearned'][metric]:.{digits}f})" in readme
+
+
 def test_macbeth_readme_on_labels_inside_anchors():
     """Labelling inside anchors labels more positions but forgets less: "the Weird" Sisters stays
     higher and familiarity with it, the same forget probes remain, utility about the same."""

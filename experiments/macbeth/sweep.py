@@ -63,6 +63,10 @@ POINTS = (
         for name, inside in (("inside", "original"), ("byword", "by_word"))
         for suffix, seed in (("", []), ("_seed1", ["seed=1"]))
     }
+    | {
+        # The recipe's point with the dictionary anchors=auto discovers against the baseline instead of the hand-written one.
+        "soft_logprobs_auto_lr3e-4": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=3e-4", *UNLEARN]
+    }
 )
 FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
 UTILITY = ("probe/retain_general_recall", "lm_eval/general_knowledge/acc", "perplexity/generic_heldout")
