@@ -97,6 +97,28 @@ def test_macbeth_results_are_written_from_the_copied_reports():
     assert change("soft_lr1e-4", general)[1] == change("soft_lr1e-4", general)[0]
 
 
+def test_macbeth_tradeoff_figure_places_each_point_as_its_verdicts_say():
+    """tradeoff.png's coordinates: a point lies inside a criterion's bound exactly when sweep.py's
+    verdict says the criterion holds; the figure is in the repository beside results.md."""
+    import runpy
+
+    sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
+    points = {p["point"]: p for p in sweep["tradeoff"]()}
+    assert (Path("experiments/macbeth") / "tradeoff.png").stat().st_size > 10_000
+    inside = {
+        "familiarity <= 50%": lambda p: p["familiarity"] <= 0.5,
+        "probes <= half": lambda p: p["forget probes"] <= 0.5,
+        "general probes lose <= 1": lambda p: p["general probes lost"] <= 1,
+        "lm-eval within 0.05": lambda p: p["lm-eval change"] >= -0.05,
+        "prose perplexity <= +15%": lambda p: p["prose perplexity"] <= 1.15,
+    }
+    for path in sorted(Path("experiments/macbeth/reports").glob("*.json")):
+        verdicts = sweep["verdicts"](json.loads(path.read_text())["models"])
+        point = points[path.stem]
+        assert {k: inside[k](point) for k in verdicts} == verdicts, path.stem
+        assert point["criteria met"] == sum(verdicts.values()) < 5
+
+
 def _forget_probes_answered(point: str) -> list[str]:
     report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
     return sorted(row["answer"] for row in report["details"]["unlearned"]["probes"] if row["split"] == "forget" and row["hit"])

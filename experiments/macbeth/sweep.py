@@ -4,10 +4,12 @@ holds (general-knowledge probes lose at most one, lm-eval within 0.05, perplexit
 ordinary prose at most +15%). Perplexity on the same author's other plays is reported.
 
     python experiments/macbeth/sweep.py [point ...]     # all points, or the named ones
+    python experiments/macbeth/sweep.py --summarize     # results.md and tradeoff.png from the reports alone
 
 Each point is one `python -m unlearn target=macbeth ...` run (the reinforced model and the
 labels are shared through the cache, so a point costs its unlearning fine-tune and the
-evaluation); its report.json is copied to reports/<point>.json and results.md is written
+evaluation); its report.json is copied to reports/<point>.json, and results.md and
+tradeoff.png (every point against the criteria, forget side against utility) are written
 from every reports/*.json. Timings are of whatever else the machine was doing at the time.
 """
 
@@ -65,7 +67,8 @@ POINTS = (
     }
     | {
         # The recipe's point with the dictionary anchors=auto discovers against the baseline instead of the hand-written one.
-        "soft_logprobs_auto_lr3e-4": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=3e-4", *UNLEARN]
+        f"soft_logprobs_auto_lr3e-4{suffix}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=3e-4", *UNLEARN, *seed]
+        for suffix, seed in (("", []), ("_seed1", ["seed=1"]))
     }
 )
 FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
@@ -130,7 +133,72 @@ def summarize() -> str:
     return "\n".join(lines) + "\n"
 
 
+def tradeoff() -> list[dict]:
+    """Each point's distance from the criteria: familiarity and forget probes as shares of the
+    baseline's (at most 0.5 each), general probes lost (at most 1), the change in lm-eval
+    accuracy (at least -0.05) and ordinary prose's perplexity as a ratio (at most 1.15)."""
+    points = []
+    for path in sorted(RUNS.glob("*.json")):
+        models = json.loads(path.read_text())["models"]
+        base, after = models["baseline"], models["unlearned"]
+        points.append({
+            "point": path.stem,
+            "familiarity": after["familiarity_probability/score"] / base["familiarity_probability/score"],
+            "forget probes": after["probe/forget_recall"] / base["probe/forget_recall"],
+            "general probes lost": round((base["probe/retain_general_recall"] - after["probe/retain_general_recall"]) * GENERAL),
+            "lm-eval change": after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"],
+            "prose perplexity": after["perplexity/generic_heldout"] / base["perplexity/generic_heldout"],
+            "criteria met": sum(verdicts(models).values()),
+        })  # fmt: skip
+    return points
+
+
+# Each panel: (x, y, the criterion's bound on x, on y, whether y must stay above its bound).
+PANELS = (
+    ("familiarity", "lm-eval change", 0.5, -0.05, True),
+    ("forget probes", "prose perplexity", 0.5, 1.15, False),
+    ("familiarity", "general probes lost", 0.5, 1, False),
+)
+
+
+def plot(points: list[dict], path: Path) -> None:
+    """One panel per pair of criteria, the criteria holding in the shaded corner; each point is
+    numbered (the key on the right) and coloured by how many of the five criteria it meets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(PANELS) + 1, figsize=(5.5 * len(PANELS) + 4, 5), width_ratios=[5.5] * len(PANELS) + [4])
+    colours = plt.get_cmap("viridis")
+    for axis, (x, y, x_bound, y_bound, above) in zip(axes, PANELS, strict=False):
+        for number, point in enumerate(points, start=1):
+            axis.scatter(point[x], point[y], color=colours(point["criteria met"] / 5), s=30, zorder=3)
+            axis.annotate(str(number), (point[x], point[y]), fontsize=7, xytext=(3, 2), textcoords="offset points")
+        xs, ys = [p[x] for p in points], [*(p[y] for p in points), y_bound]
+        span = max(ys) - min(ys)
+        axis.set_xlim(min(*xs, x_bound) - 0.2, max(xs) + 0.05)
+        axis.set_ylim(min(ys) - 0.1 * span, max(ys) + 0.1 * span)
+        (left, _), (low, high) = axis.get_xlim(), axis.get_ylim()
+        axis.fill_between([left, x_bound], y_bound, high if above else low, color="green", alpha=0.1)
+        axis.axvline(x_bound, color="gray", linestyle="--", linewidth=0.8)
+        axis.axhline(y_bound, color="gray", linestyle="--", linewidth=0.8)
+        axis.set_xlabel(f"{x}, unlearned / baseline (criterion: <= {x_bound:g})", fontsize=8)
+        axis.set_ylabel(f"{y} (criterion: {'>=' if above else '<='} {y_bound:g})", fontsize=8)
+    key = axes[-1]
+    key.axis("off")
+    key.text(0, 1, "\n".join(f"{n:2d}  {p['point']}: {p['criteria met']}/5" for n, p in enumerate(points, start=1)),
+             va="top", fontsize=7, family="monospace", transform=key.transAxes)  # fmt: skip
+    figure.suptitle("Macbeth sweep: every point against the criteria (shaded: both of a panel's criteria hold; "
+                    "colour: criteria met of 5, dark to light)", fontsize=10)  # fmt: skip
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
 if __name__ == "__main__":
-    for point in sys.argv[1:] or POINTS:
-        run(point)
+    if sys.argv[1:] != ["--summarize"]:
+        for point in sys.argv[1:] or POINTS:
+            run(point)
     (HERE / "results.md").write_text(summarize())
+    plot(tradeoff(), HERE / "tradeoff.png")
