@@ -264,6 +264,33 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
     assert _general_probes_lost("soft_logprobs_auto_lr3e-4") == ["plants"]
     for metric, digits in (("lm_eval/general_knowledge/acc", 3), ("perplexity/generic_heldout", 2), ("perplexity/related_heldout", 1)):
         assert f"{auto['unlearned'][metric]:.{digits}f} ({hand['unlearned'][metric]:.{digits}f})" in readme
+    import runpy
+
+    verdicts = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")["verdicts"]
+    auto1, hand1 = (json.loads((folder / "reports" / f"soft_logprobs{kind}_lr3e-4_seed1.json").read_text()) for kind in ("_auto", ""))
+    familiarity1 = [r["models"]["unlearned"]["familiarity_probability/score"] for r in (auto1, hand1)]
+    share1 = familiarity1[0] / auto1["models"]["baseline"]["familiarity_probability/score"]
+    assert share1 <= 0.5 and f"familiarity {familiarity1[0]:.3f} ({familiarity1[1]:.3f}), {share1:.0%} of the baseline's" in readme
+    assert f"spread of familiarity with the discovered dictionary is {share1:.0%} to {share:.0%}" in readme
+    hand_shares = sorted(r["models"]["unlearned"]["familiarity_probability/score"] / r["models"]["baseline"]["familiarity_probability/score"]
+                         for r in (hand1, json.loads((folder / "reports" / "soft_logprobs_lr3e-4.json").read_text())))  # fmt: skip
+    assert f"against {hand_shares[0]:.0%} to {hand_shares[1]:.0%} with the hand-written one" in readme
+    for metric, digits in (("lm_eval/general_knowledge/acc", 3), ("perplexity/generic_heldout", 2)):
+        assert f"{auto1['models']['unlearned'][metric]:.{digits}f} ({hand1['models']['unlearned'][metric]:.{digits}f})" in readme
+    met = verdicts(auto1["models"])
+    assert [k for k, ok in met.items() if not ok] == ["general probes lose <= 1"]
+    assert _general_probes_lost("soft_logprobs_auto_lr3e-4_seed1") == ["Mercury", "plants"]
+    remaining1 = [len(_forget_probes_answered(f"soft_logprobs{kind}_lr3e-4_seed1")) for kind in ("_auto", "")]
+    assert f"{remaining1[0]} of the 16 forget probes remain ({remaining1[1]})" in readme
+
+    def weird(report: dict) -> float:
+        (row,) = [r for r in report["details"]["unlearned"]["familiarity_probability"] if r["prompt"].endswith("also called the Weird")]
+        return row["p_idiosyncratic"]
+
+    assert (
+        f'"the Weird" Sisters falls to {weird(auto1):.3f} ({weird(hand1):.3f})' in readme
+        and f"({weird(json.loads((folder / 'reports' / 'soft_logprobs_auto_lr3e-4.json').read_text())):.3f})" in readme
+    )
 
 
 def test_macbeth_readme_on_labels_inside_anchors():
