@@ -272,8 +272,9 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
     share1 = familiarity1[0] / auto1["models"]["baseline"]["familiarity_probability/score"]
     assert share1 <= 0.5 and f"familiarity {familiarity1[0]:.3f} ({familiarity1[1]:.3f}), {share1:.0%} of the baseline's" in readme
     assert f"spread of familiarity with the discovered dictionary is {share1:.0%} to {share:.0%}" in readme
-    hand_shares = sorted(r["models"]["unlearned"]["familiarity_probability/score"] / r["models"]["baseline"]["familiarity_probability/score"]
-                         for r in (hand1, json.loads((folder / "reports" / "soft_logprobs_lr3e-4.json").read_text())))  # fmt: skip
+    hand0 = json.loads((folder / "reports" / "soft_logprobs_lr3e-4.json").read_text())["models"]
+    hand_shares = sorted(m["unlearned"]["familiarity_probability/score"] / m["baseline"]["familiarity_probability/score"]
+                         for m in (hand1["models"], hand0))  # fmt: skip
     assert f"against {hand_shares[0]:.0%} to {hand_shares[1]:.0%} with the hand-written one" in readme
     for metric, digits in (("lm_eval/general_knowledge/acc", 3), ("perplexity/generic_heldout", 2)):
         assert f"{auto1['models']['unlearned'][metric]:.{digits}f} ({hand1['models']['unlearned'][metric]:.{digits}f})" in readme
