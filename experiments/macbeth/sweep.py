@@ -48,8 +48,9 @@ POINTS = (
         for lr in ("1e-4", "3e-4")
     }
     | {
-        # The recipe's point again with another seed (the reinforced model, the labels' translations, the batches' order).
-        "soft_logprobs_lr3e-4_seed1": [*REINFORCE, "labels=soft", "labels.combine_on=log_probs", "unlearn.lr=3e-4", *UNLEARN, "seed=1"]
+        # The recipe's point again with other seeds (the reinforced model, the labels' translations, the batches' order).
+        f"soft_logprobs_lr3e-4_seed{seed}": [*REINFORCE, *LOG_PROBS, "unlearn.lr=3e-4", *UNLEARN, f"seed={seed}"]
+        for seed in (1, 2)
     }
     | {
         # The recipe's point with the tokens inside anchors labelled (from the original text, or from the
@@ -68,7 +69,7 @@ POINTS = (
     | {
         # The recipe's point with the dictionary anchors=auto discovers against the baseline instead of the hand-written one.
         f"soft_logprobs_auto_lr3e-4{suffix}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=3e-4", *UNLEARN, *seed]
-        for suffix, seed in (("", []), ("_seed1", ["seed=1"]))
+        for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
     }
 )
 FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
