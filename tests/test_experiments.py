@@ -97,6 +97,29 @@ def test_macbeth_results_are_written_from_the_copied_reports():
     assert change("soft_lr1e-4", general)[1] == change("soft_lr1e-4", general)[0]
 
 
+def test_readme_on_the_recipe_across_seeds():
+    """The README's summary of the recipe's point on three seeds is what the reports say."""
+    readme = " ".join(Path("README.md").read_text().split())
+    models = [json.loads(Path(f"experiments/macbeth/reports/soft_logprobs_lr3e-4{s}.json").read_text())["models"]
+              for s in ("", "_seed1", "_seed2")]  # fmt: skip
+    answered = [_forget_probes_answered(f"soft_logprobs_lr3e-4{s}") for s in ("", "_seed1", "_seed2")]
+    assert answered[0] == answered[1] == answered[2] and len(answered[0]) == 8
+    drops = [1 - m["unlearned"]["familiarity_probability/score"] / m["baseline"]["familiarity_probability/score"] for m in models]
+    assert f"familiarity down by {drops[0]:.0%}, {drops[1]:.0%} and {drops[2]:.0%}" in readme
+    prose = "perplexity/generic_heldout"
+    assert all(m["unlearned"][prose] <= 1.15 * m["baseline"][prose] for m in models)
+    knowledge = [m["baseline"]["lm_eval/general_knowledge/acc"] - m["unlearned"]["lm_eval/general_knowledge/acc"] for m in models]
+    assert knowledge[0] > 0.05 >= max(knowledge[1:]) and f"loses {knowledge[0]:.2f} of lm-eval's" in readme
+    lost = [len(_general_probes_lost(f"soft_logprobs_lr3e-4{s}")) for s in ("", "_seed1", "_seed2")]
+    assert lost[0] == 0 and f"lose {lost[1]} and {lost[2]} of the 18 probes" in readme
+    seed2 = models[2]["unlearned"]
+    assert _general_probes_lost("soft_logprobs_lr3e-4_seed2") == ["Jupiter", "plants"]
+    knowledge2 = seed2["lm_eval/general_knowledge/acc"]
+    quoted = (f"familiarity {seed2['familiarity_probability/score']:.3f}, lm-eval within 0.05 ({knowledge2:.3f}), "
+              f"2 general probes lost (Jupiter, \"plants\"), ordinary prose {seed2[prose]:.2f}")  # fmt: skip
+    assert quoted in " ".join(Path("experiments/macbeth/README.md").read_text().split())
+
+
 def test_macbeth_tradeoff_figure_places_each_point_as_its_verdicts_say():
     """tradeoff.png's coordinates: a point lies inside a criterion's bound exactly when sweep.py's
     verdict says the criterion holds; the figure is in the repository beside results.md."""
