@@ -112,6 +112,10 @@ def test_readme_on_the_recipe_across_seeds():
     assert knowledge[0] > 0.05 >= max(knowledge[1:]) and f"loses {knowledge[0]:.2f} of lm-eval's" in readme
     lost = [len(_general_probes_lost(f"soft_logprobs_lr3e-4{s}")) for s in ("", "_seed1", "_seed2")]
     assert lost[0] == 0 and f"lose {lost[1]} and {lost[2]} of the 18 probes" in readme
+    auto = [json.loads(Path(f"experiments/macbeth/reports/soft_logprobs_auto_lr3e-4{s}.json").read_text())["models"]
+            for s in ("", "_seed1", "_seed2")]  # fmt: skip
+    shares = [m["unlearned"]["familiarity_probability/score"] / m["baseline"]["familiarity_probability/score"] for m in auto]
+    assert f"({shares[1]:.0%} and {shares[2]:.0%}; {shares[0]:.0%} on seed 0)" in readme
     seed2 = models[2]["unlearned"]
     assert _general_probes_lost("soft_logprobs_lr3e-4_seed2") == ["Jupiter", "plants"]
     knowledge2 = seed2["lm_eval/general_knowledge/acc"]
@@ -290,31 +294,32 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
     import runpy
 
     verdicts = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")["verdicts"]
-    auto1, hand1 = (json.loads((folder / "reports" / f"soft_logprobs{kind}_lr3e-4_seed1.json").read_text()) for kind in ("_auto", ""))
-    familiarity1 = [r["models"]["unlearned"]["familiarity_probability/score"] for r in (auto1, hand1)]
-    share1 = familiarity1[0] / auto1["models"]["baseline"]["familiarity_probability/score"]
-    assert share1 <= 0.5 and f"familiarity {familiarity1[0]:.3f} ({familiarity1[1]:.3f}), {share1:.0%} of the baseline's" in readme
-    assert f"spread of familiarity with the discovered dictionary is {share1:.0%} to {share:.0%}" in readme
-    hand0 = json.loads((folder / "reports" / "soft_logprobs_lr3e-4.json").read_text())["models"]
-    hand_shares = sorted(m["unlearned"]["familiarity_probability/score"] / m["baseline"]["familiarity_probability/score"]
-                         for m in (hand1["models"], hand0))  # fmt: skip
-    assert f"against {hand_shares[0]:.0%} to {hand_shares[1]:.0%} with the hand-written one" in readme
-    for metric, digits in (("lm_eval/general_knowledge/acc", 3), ("perplexity/generic_heldout", 2)):
-        assert f"{auto1['models']['unlearned'][metric]:.{digits}f} ({hand1['models']['unlearned'][metric]:.{digits}f})" in readme
-    met = verdicts(auto1["models"])
-    assert [k for k, ok in met.items() if not ok] == ["general probes lose <= 1"]
-    assert _general_probes_lost("soft_logprobs_auto_lr3e-4_seed1") == ["Mercury", "plants"]
-    remaining1 = [len(_forget_probes_answered(f"soft_logprobs{kind}_lr3e-4_seed1")) for kind in ("_auto", "")]
-    assert f"{remaining1[0]} of the 16 forget probes remain ({remaining1[1]})" in readme
-
-    def weird(report: dict) -> float:
-        (row,) = [r for r in report["details"]["unlearned"]["familiarity_probability"] if r["prompt"].endswith("also called the Weird")]
-        return row["p_idiosyncratic"]
-
-    assert (
-        f'"the Weird" Sisters falls to {weird(auto1):.3f} ({weird(hand1):.3f})' in readme
-        and f"({weird(json.loads((folder / 'reports' / 'soft_logprobs_auto_lr3e-4.json').read_text())):.3f})" in readme
+    for seed in (0, 1, 2):
+        suffix = f"_seed{seed}" if seed else ""
+        cells = []
+        for kind in ("_auto", ""):
+            report = json.loads((folder / "reports" / f"soft_logprobs{kind}_lr3e-4{suffix}.json").read_text())
+            after, before = report["models"]["unlearned"], report["models"]["baseline"]
+            (weird,) = [r["p_idiosyncratic"] for r in report["details"]["unlearned"]["familiarity_probability"]
+                        if r["prompt"].endswith("called the Weird")]  # fmt: skip
+            cells.append([
+                f"{after['familiarity_probability/score'] / before['familiarity_probability/score']:.0%}", f"{weird:.3f}",
+                str(len(_forget_probes_answered(f"soft_logprobs{kind}_lr3e-4{suffix}"))),
+                str(len(_general_probes_lost(f"soft_logprobs{kind}_lr3e-4{suffix}"))),
+                f"{after['lm_eval/general_knowledge/acc']:.3f}", f"{after['perplexity/generic_heldout']:.2f}",
+            ])  # fmt: skip
+        assert f"| {seed} | " + " | ".join(f"{a} ({h})" for a, h in zip(*cells, strict=True)) + " |" in readme
+        met = verdicts(json.loads((folder / "reports" / f"soft_logprobs_auto_lr3e-4{suffix}.json").read_text())["models"])
+        if seed:
+            assert [k for k, ok in met.items() if not ok] == ["general probes lose <= 1"]
+            assert _general_probes_lost(f"soft_logprobs_auto_lr3e-4{suffix}") == ["Mercury", "plants"]
+        else:
+            assert not met["familiarity <= 50%"]
+    under = sorted(
+        path.stem for path in (folder / "reports").glob("*.json") if verdicts(json.loads(path.read_text())["models"])["familiarity <= 50%"]
     )
+    assert under == ["soft_logprobs_auto_lr3e-4_seed1", "soft_logprobs_auto_lr3e-4_seed2"]
+    assert "these are the only points so far under the criterion's 50% familiarity" in readme
 
 
 def test_macbeth_readme_on_labels_inside_anchors():
