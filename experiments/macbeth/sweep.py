@@ -71,6 +71,18 @@ POINTS = (
         f"soft_logprobs_auto_lr3e-4{suffix}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=3e-4", *UNLEARN, *seed]
         for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
     }
+    | {
+        # Seed 1's discovered dictionary without its term "Witches" (dictionaries/): is that term why it forgets more?
+        "soft_logprobs_auto_no_witches_lr3e-4_seed1": [
+            *REINFORCE,
+            *LOG_PROBS,
+            "anchors=from_file",
+            f"anchors.path={HERE / 'dictionaries' / 'auto_seed1_without_witches.yaml'}",
+            "unlearn.lr=3e-4",
+            *UNLEARN,
+            "seed=1",
+        ]
+    }
 )
 FORGET = ("familiarity_probability/score", "probe/forget_recall", "familiarity_completion/score")
 UTILITY = ("probe/retain_general_recall", "lm_eval/general_knowledge/acc", "perplexity/generic_heldout")
