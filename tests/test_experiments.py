@@ -318,8 +318,18 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
     under = sorted(
         path.stem for path in (folder / "reports").glob("*.json") if verdicts(json.loads(path.read_text())["models"])["familiarity <= 50%"]
     )
-    assert under == ["soft_logprobs_auto_lr3e-4_seed1", "soft_logprobs_auto_lr3e-4_seed2"]
-    assert "these are the only points so far under the criterion's 50% familiarity" in readme
+    assert under == ["soft_logprobs_auto_lr3e-4_seed1", "soft_logprobs_auto_lr3e-4_seed2", "soft_logprobs_auto_no_witches_lr3e-4_seed1"]
+    assert "these are the only points so far under the criterion's 50% familiarity, with a variant of seed 1's below" in readme
+    no_witches = json.loads((folder / "reports" / "soft_logprobs_auto_no_witches_lr3e-4_seed1.json").read_text())
+    after, before = no_witches["models"]["unlearned"], no_witches["models"]["baseline"]
+    (weird,) = [r["p_idiosyncratic"] for r in no_witches["details"]["unlearned"]["familiarity_probability"]
+                if r["prompt"].endswith("called the Weird")]  # fmt: skip
+    share = after["familiarity_probability/score"] / before["familiarity_probability/score"]
+    assert f'still brings familiarity to {share:.0%} of the baseline\'s and "the Weird" Sisters to {weird:.3f}' in readme
+    assert _general_probes_lost("soft_logprobs_auto_no_witches_lr3e-4_seed1") == ["Mercury", "plants"]
+    assert f"lm-eval {after['lm_eval/general_knowledge/acc']:.3f})" in readme
+    dictionary = (folder / "dictionaries" / "auto_seed1_without_witches.yaml").read_text()
+    assert '\n"Witches":' not in dictionary and '\n"Macbeth":' in dictionary
 
 
 def test_macbeth_readme_on_labels_inside_anchors():
