@@ -116,14 +116,35 @@ def run(name: str) -> None:
         shutil.copyfile(Path(scratch) / "report.json", RUNS / f"{name}.json")
 
 
-def verdicts(models: dict) -> dict[str, bool]:
+def measures(models: dict) -> dict[str, float]:
+    """What the criteria read of a point: familiarity and forget probes as shares of the
+    baseline's, general probes lost, the change in lm-eval accuracy, and ordinary prose's
+    perplexity as a ratio."""
     base, after = models["baseline"], models["unlearned"]
     return {
-        "familiarity <= 50%": after["familiarity_probability/score"] <= 0.5 * base["familiarity_probability/score"],
-        "probes <= half": after["probe/forget_recall"] <= 0.5 * base["probe/forget_recall"],
-        "general probes lose <= 1": round((base["probe/retain_general_recall"] - after["probe/retain_general_recall"]) * GENERAL) <= 1,
-        "lm-eval within 0.05": abs(after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"]) <= 0.05,
-        "prose perplexity <= +15%": after["perplexity/generic_heldout"] <= 1.15 * base["perplexity/generic_heldout"],
+        "familiarity": after["familiarity_probability/score"] / base["familiarity_probability/score"],
+        "forget probes": after["probe/forget_recall"] / base["probe/forget_recall"],
+        "general probes lost": round((base["probe/retain_general_recall"] - after["probe/retain_general_recall"]) * GENERAL),
+        "lm-eval change": after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"],
+        "prose perplexity": after["perplexity/generic_heldout"] / base["perplexity/generic_heldout"],
+    }
+
+
+# Each criterion: (the measure it reads, its bound, whether the measure must be at most the bound or within it either way).
+CRITERIA = {
+    "familiarity <= 50%": ("familiarity", 0.5, "at most"),
+    "probes <= half": ("forget probes", 0.5, "at most"),
+    "general probes lose <= 1": ("general probes lost", 1, "at most"),
+    "lm-eval within 0.05": ("lm-eval change", 0.05, "within"),
+    "prose perplexity <= +15%": ("prose perplexity", 1.15, "at most"),
+}
+
+
+def verdicts(models: dict) -> dict[str, bool]:
+    measured = measures(models)
+    return {
+        name: (abs(measured[measure]) if sense == "within" else measured[measure]) <= bound
+        for name, (measure, bound, sense) in CRITERIA.items()
     }
 
 
@@ -147,30 +168,19 @@ def summarize() -> str:
 
 
 def tradeoff() -> list[dict]:
-    """Each point's distance from the criteria: familiarity and forget probes as shares of the
-    baseline's (at most 0.5 each), general probes lost (at most 1), the change in lm-eval
-    accuracy (at least -0.05) and ordinary prose's perplexity as a ratio (at most 1.15)."""
+    """Each point's measures (measures()) and how many of the criteria it meets."""
     points = []
     for path in sorted(RUNS.glob("*.json")):
         models = json.loads(path.read_text())["models"]
-        base, after = models["baseline"], models["unlearned"]
-        points.append({
-            "point": path.stem,
-            "familiarity": after["familiarity_probability/score"] / base["familiarity_probability/score"],
-            "forget probes": after["probe/forget_recall"] / base["probe/forget_recall"],
-            "general probes lost": round((base["probe/retain_general_recall"] - after["probe/retain_general_recall"]) * GENERAL),
-            "lm-eval change": after["lm_eval/general_knowledge/acc"] - base["lm_eval/general_knowledge/acc"],
-            "prose perplexity": after["perplexity/generic_heldout"] / base["perplexity/generic_heldout"],
-            "criteria met": sum(verdicts(models).values()),
-        })  # fmt: skip
+        points.append({"point": path.stem, **measures(models), "criteria met": sum(verdicts(models).values())})
     return points
 
 
-# Each panel: (x, y, the criterion's bound on x, on y, whether y must stay above its bound).
+# Each panel: two criteria, the first read along x, the second along y.
 PANELS = (
-    ("familiarity", "lm-eval change", 0.5, -0.05, True),
-    ("forget probes", "prose perplexity", 0.5, 1.15, False),
-    ("familiarity", "general probes lost", 0.5, 1, False),
+    ("familiarity <= 50%", "lm-eval within 0.05"),
+    ("probes <= half", "prose perplexity <= +15%"),
+    ("familiarity <= 50%", "general probes lose <= 1"),
 )
 
 
@@ -184,20 +194,24 @@ def plot(points: list[dict], path: Path) -> None:
 
     figure, axes = plt.subplots(1, len(PANELS) + 1, figsize=(5.5 * len(PANELS) + 4, 5), width_ratios=[5.5] * len(PANELS) + [4])
     colours = plt.get_cmap("viridis")
-    for axis, (x, y, x_bound, y_bound, above) in zip(axes, PANELS, strict=False):
+    for axis, criteria in zip(axes, PANELS, strict=False):
+        (x, x_bound, _), (y, y_bound, y_sense) = (CRITERIA[c] for c in criteria)
+        # The y values where the y criterion holds: up to its bound, or within it either way.
+        y_lines = (-y_bound, y_bound) if y_sense == "within" else (y_bound,)
         for number, point in enumerate(points, start=1):
             axis.scatter(point[x], point[y], color=colours(point["criteria met"] / 5), s=30, zorder=3)
             axis.annotate(str(number), (point[x], point[y]), fontsize=7, xytext=(3, 2), textcoords="offset points")
-        xs, ys = [p[x] for p in points], [*(p[y] for p in points), y_bound]
+        xs, ys = [p[x] for p in points], [*(p[y] for p in points), *y_lines]
         span = max(ys) - min(ys)
         axis.set_xlim(min(*xs, x_bound) - 0.2, max(xs) + 0.05)
         axis.set_ylim(min(ys) - 0.1 * span, max(ys) + 0.1 * span)
-        (left, _), (low, high) = axis.get_xlim(), axis.get_ylim()
-        axis.fill_between([left, x_bound], y_bound, high if above else low, color="green", alpha=0.1)
+        (left, _), (low, _) = axis.get_xlim(), axis.get_ylim()
+        axis.fill_between([left, x_bound], y_lines[0] if y_sense == "within" else low, y_lines[-1], color="green", alpha=0.1)
         axis.axvline(x_bound, color="gray", linestyle="--", linewidth=0.8)
-        axis.axhline(y_bound, color="gray", linestyle="--", linewidth=0.8)
-        axis.set_xlabel(f"{x}, unlearned / baseline (criterion: <= {x_bound:g})", fontsize=8)
-        axis.set_ylabel(f"{y} (criterion: {'>=' if above else '<='} {y_bound:g})", fontsize=8)
+        for line in y_lines:
+            axis.axhline(line, color="gray", linestyle="--", linewidth=0.8)
+        axis.set_xlabel(f"{x}, unlearned / baseline (criterion: {criteria[0]})", fontsize=8)
+        axis.set_ylabel(f"{y} (criterion: {criteria[1]})", fontsize=8)
     key = axes[-1]
     key.axis("off")
     key.text(0, 1, "\n".join(f"{n:2d}  {p['point']}: {p['criteria met']}/5" for n, p in enumerate(points, start=1)),
