@@ -21,7 +21,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,46 @@ POINTS = (
         for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
     }
     | {
+        # The same at lr 2e-4: do the seeds that forget past 50% with it keep their general probes at a lower rate?
+        f"soft_logprobs_auto_lr2e-4{suffix}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=2e-4", *UNLEARN, *seed]
+        for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
+    }
+    | {
+        # The recipe's point with the reinforced model's weight in the log-probability labels doubled and
+        # quadrupled: each token pushed down alpha times as far as reinforcement raised it.
+        f"soft_logprobs_alpha{alpha}_lr3e-4": [*REINFORCE, *LOG_PROBS, f"labels.alpha={alpha}", "unlearn.lr=3e-4", *UNLEARN]
+        for alpha in ("10", "20")
+    }
+    | {
+        # The recipe's point with a reinforced model trained at lr 1e-4 instead of 3e-5: a stronger expert on the
+        # play, whose gains the labels take away.
+        "soft_logprobs_reinforce1e-4_lr3e-4": [
+            "reinforce=finetune",
+            "reinforce.lr=1e-4",
+            *REINFORCE[2:],
+            *LOG_PROBS,
+            "unlearn.lr=3e-4",
+            *UNLEARN,
+        ]
+    }
+    | {
+        # The recipe's point on blocks of 128 tokens instead of 512, 32 a batch so that a step reads as many
+        # tokens as before (both fine-tunes): each position is learnt and unlearnt with at most 127 tokens of the
+        # play before it, nearer the short prompts that evaluate the play's knowledge. Perplexity and membership
+        # inference still read windows of 512.
+        "soft_logprobs_context128_lr3e-4": [
+            *REINFORCE,
+            "reinforce.batch_size=32",
+            *LOG_PROBS,
+            "unlearn.lr=3e-4",
+            *UNLEARN,
+            "unlearn.batch_size=32",
+            "context_length=128",
+            "evaluator.perplexity.context_length=512",
+            "evaluator.mia.max_tokens=512",
+        ]
+    }
+    | {
         # Seed 1's discovered dictionary without its term "Witches" (dictionaries/): is that term why it forgets more?
         "soft_logprobs_auto_no_witches_lr3e-4_seed1": [
             *REINFORCE,
@@ -90,9 +131,10 @@ PROBES = HERE.parent.parent / "unlearn" / "targets" / "macbeth" / "probes.jsonl"
 GENERAL = sum(json.loads(line).get("group") == "general" for line in PROBES.read_text().splitlines())
 
 
-def each_model(point: str, measure: Callable[[Any, Any], Any]) -> dict[str, Any]:
-    """`measure(model, tokenizer)` of the point's baseline and unlearned model, read from the
-    cache the point's run filled (for the scripts beside this one that look closer at a point)."""
+@contextmanager
+def built(point: str) -> Iterator[tuple[Any, Any]]:
+    """The point's prepared run and its artifacts (models, labels), read from the cache the
+    point's run filled (for the scripts beside this one that look closer at a point)."""
     from unlearn.components import prepare
     from unlearn.config import compose_config
     from unlearn.pipeline import build_models
@@ -100,7 +142,12 @@ def each_model(point: str, measure: Callable[[Any, Any], Any]) -> dict[str, Any]
     with tempfile.TemporaryDirectory() as scratch:
         cfg = compose_config(["target=macbeth", *POINTS[point], "stages=[unlearn]", f"paths.output_dir={scratch}"])
         prepared = prepare(cfg)
-        run = build_models(cfg, prepared)
+        yield prepared, build_models(cfg, prepared)
+
+
+def each_model(point: str, measure: Callable[[Any, Any], Any]) -> dict[str, Any]:
+    """`measure(model, tokenizer)` of the point's baseline and unlearned model."""
+    with built(point) as (prepared, run):
         measured = {}
         for name, model in (("baseline", run.baseline), ("unlearned", run.unlearned)):
             loaded, tokenizer = prepared.parts.model.load(model.ref)
