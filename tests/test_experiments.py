@@ -318,8 +318,13 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
     under = sorted(
         path.stem for path in (folder / "reports").glob("*.json") if verdicts(json.loads(path.read_text())["models"])["familiarity <= 50%"]
     )
-    assert under == ["soft_logprobs_auto_lr3e-4_seed1", "soft_logprobs_auto_lr3e-4_seed2", "soft_logprobs_auto_no_witches_lr3e-4_seed1"]
-    assert "these are the only points so far under the criterion's 50% familiarity, with a variant of seed 1's below" in readme
+    assert under == [
+        "soft_logprobs_auto_lr2e-4_seed1",
+        "soft_logprobs_auto_lr3e-4_seed1",
+        "soft_logprobs_auto_lr3e-4_seed2",
+        "soft_logprobs_auto_no_witches_lr3e-4_seed1",
+    ]
+    assert "so far under the criterion's 50% familiarity (two variants of these runs below are too)" in readme
     no_witches = json.loads((folder / "reports" / "soft_logprobs_auto_no_witches_lr3e-4_seed1.json").read_text())
     after, before = no_witches["models"]["unlearned"], no_witches["models"]["baseline"]
     (weird,) = [r["p_idiosyncratic"] for r in no_witches["details"]["unlearned"]["familiarity_probability"]
@@ -330,6 +335,99 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
     assert f"lm-eval {after['lm_eval/general_knowledge/acc']:.3f})" in readme
     dictionary = (folder / "dictionaries" / "auto_seed1_without_witches.yaml").read_text()
     assert '\n"Witches":' not in dictionary and '\n"Macbeth":' in dictionary
+
+
+def _share(point: str) -> str:
+    models = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())["models"]
+    return f"{models['unlearned']['familiarity_probability/score'] / models['baseline']['familiarity_probability/score']:.0%}"
+
+
+def _prompt_probability(point: str, ends: str) -> float:
+    report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
+    (p,) = [r["p_idiosyncratic"] for r in report["details"]["unlearned"]["familiarity_probability"] if r["prompt"].endswith(ends)]
+    return p
+
+
+def test_macbeth_readme_on_what_holds_the_forget_side_up(monkeypatch):
+    """The two answers that carry familiarity: labelled away and forgotten in the play, kept
+    after the prompt (carriers.json, which carriers.py writes from the sweep's cache); the
+    labels of the discovered dictionary are the same on every seed while the prompt differs;
+    and the four variants (alpha 10 and 20, blocks of 128, the discovered dictionary at lr
+    2e-4) as the README says of them."""
+    import runpy
+
+    folder = Path("experiments/macbeth")
+    readme = " ".join((folder / "README.md").read_text().split())
+    monkeypatch.syspath_prepend(str(folder))
+    carriers = runpy.run_path(str(folder / "carriers.py"), run_name="imported_by_test")
+    measured = json.loads((folder / "carriers.json").read_text())
+    assert (folder / "carriers.md").read_text() == carriers["summary"](measured, carriers["POINTS"])
+    assert sorted(measured["unlearned"]) == sorted(carriers["POINTS"])
+    readings = measured["readings"]
+    sisters = [i for i, r in enumerate(readings) if r["answer"] == " sisters"]
+    (me,) = [i for i, r in enumerate(readings) if r["answer"] == " me" and r["where"] != "familiarity prompt"]
+    auto = [f"soft_logprobs_auto_lr3e-4{seed}" for seed in ("", "_seed1", "_seed2")]
+    labels = [measured["label"][point][i] for point in auto for i in sisters]
+    assert all(label is not None for label in labels) and max(labels) < 0.02
+    assert f'its label gives " sisters" at most {max(labels):.3f} on every seed' in readme
+    for point in ("soft_logprobs_lr3e-4", "soft_logprobs_lr3e-4_seed1", "soft_logprobs_lr3e-4_seed2"):
+        assert all(measured["label"][point][i] is None for i in sisters)
+    in_play = max(measured["unlearned"][point][i] for point in auto for i in sisters)
+    assert in_play < 0.02 and f"(at most {in_play:.3f} at the four occurrences)" in readme
+    prompts = [_prompt_probability(point, "called the Weird") for point in auto]
+    assert max(prompts) - min(prompts) > 0.5
+    assert f"is then {prompts[0]:.3f}, {prompts[1]:.3f} and {prompts[2]:.3f} on seeds 0, 1 and 2" in readme
+    recipe = "soft_logprobs_lr3e-4"
+    label, in_play, prompt_me = measured["label"][recipe][me], measured["unlearned"][recipe][me], _prompt_probability(recipe, "see before")
+    assert label < 0.1 * measured["baseline"][me] and in_play < 0.5 * measured["baseline"][me] and prompt_me > 0.5
+    assert (
+        f'label gives " me" {label:.3f} (the baseline gave it {measured["baseline"][me]:.3f} in the play); the unlearned model '
+        f"gives {in_play:.3f} there, and {prompt_me:.3f} after the prompt alone" in readme
+    )
+    labels_me = [measured["label"][point][me] for point in carriers["POINTS"]]
+    play_me = [measured["unlearned"][point][me] for point in carriers["POINTS"]]
+    prompts_me = [_prompt_probability(point, "see before") for point in carriers["POINTS"]]
+    assert f"at most {max(labels_me):.3f} and every unlearned model at most {max(play_me):.3f} in the play" in readme
+    assert f"none falls under {min(prompts_me):.3f}" in readme
+    sweep = runpy.run_path(str(folder / "sweep.py"), run_name="imported_by_test")
+    alphas = [f"soft_logprobs_alpha{alpha}_lr3e-4" for alpha in (10, 20)]
+    quoted = [f"{measured['unlearned'][a][me]:.3f}" for a in alphas] + [f"{_prompt_probability(a, 'see before'):.3f}" for a in alphas]
+    assert (
+        f"neither the play's \"me\" ({quoted[0]} and {quoted[1]}; {play_me[0]:.3f}) nor the prompt's ({quoted[2]} and {quoted[3]}; "
+        f"{prompt_me:.3f})" in readme
+    )
+    assert f"familiarity {_share(alphas[0])} and {_share(alphas[1])} of the baseline's (63% at alpha 5)" in readme
+    assert _share(recipe) == "63%"
+    for point in alphas:
+        assert _forget_probes_answered(point) == _forget_probes_answered(recipe)
+        assert not sweep["verdicts"](json.loads((folder / "reports" / f"{point}.json").read_text())["models"])["familiarity <= 50%"]
+    assert _general_probes_lost(alphas[0]) == ["plants"] and _general_probes_lost(alphas[1]) == ["Jupiter", "Mercury", "plants"]
+    related = [json.loads((folder / "reports" / f"{p}.json").read_text())["models"]["unlearned"]["perplexity/related_heldout"]
+               for p in (*alphas, recipe)]  # fmt: skip
+    assert related[2] < related[0] < related[1]
+    assert f"general probes lost 1 and 3, the related plays {related[0]:.1f} and {related[1]:.1f} ({related[2]:.1f})" in readme
+    context = "soft_logprobs_context128_lr3e-4"
+    assert _prompt_probability(context, "see before") < prompt_me
+    assert f"({_prompt_probability(context, 'see before'):.3f}; {prompt_me:.3f} on blocks of 512)" in readme
+    assert set(_forget_probes_answered(context)) - set(_forget_probes_answered(recipe)) == {"kindness"}
+    assert _general_probes_lost(context) == ["Mercury", "plants"]
+    assert (
+        f"familiarity is {_share(context)}, {len(_forget_probes_answered(context))} forget probes remain" in readme
+        and "and 2 general probes are lost" in readme
+    )
+    lower = [f"soft_logprobs_auto_lr2e-4{seed}" for seed in ("_seed1", "_seed2")]
+    higher = [f"soft_logprobs_auto_lr3e-4{seed}" for seed in ("_seed1", "_seed2")]
+    for low, high in zip(lower, higher, strict=True):
+        assert _general_probes_lost(low) == ["Mercury", "plants"] and int(_share(low)[:-1]) > int(_share(high)[:-1])
+    knowledge = [json.loads((folder / "reports" / f"{p}.json").read_text())["models"]["unlearned"]["lm_eval/general_knowledge/acc"]
+                 for p in lower]  # fmt: skip
+    assert (
+        f"familiarity {_share(lower[0])} and {_share(lower[1])} ({_share(higher[0])} and {_share(higher[1])} at lr 3e-4), "
+        f"lm-eval {knowledge[0]:.3f} and {knowledge[1]:.3f}" in readme
+    )
+    under = [p.stem for p in (folder / "reports").glob("*.json")
+             if sweep["verdicts"](json.loads(p.read_text())["models"])["familiarity <= 50%"]]  # fmt: skip
+    assert all(_general_probes_lost(point) == ["Mercury", "plants"] for point in under)
 
 
 def test_macbeth_readme_on_labels_inside_anchors():

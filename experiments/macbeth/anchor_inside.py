@@ -31,14 +31,14 @@ POINTS = [
 CONTEXT_CHARS = 400  # of the play before each occurrence
 
 
-def readings() -> list[dict]:
-    """Each occurrence of "weird sisters" in the corpus, then the familiarity prompt: the text
-    read and the answer's first token."""
+def readings(before: str = "weird", answer: str = " sisters", idiosyncratic: str = "Sisters") -> list[dict]:
+    """Each occurrence in the corpus of `before` followed by `answer`, then the familiarity
+    prompt whose idiosyncratic answer is `idiosyncratic`: the text read and the answer's first token."""
     text = "\n".join(path.read_text() for path in CORPUS)
-    found = [{"where": f"corpus, character {m.end()}", "text": text[max(0, m.end() - CONTEXT_CHARS) : m.end()], "answer": " sisters"}
-             for m in re.finditer(r"weird(?= sisters)", text)]  # fmt: skip
-    prompt = next(p for p in map(json.loads, PROMPTS.read_text().splitlines()) if p["idiosyncratic"] == ["Sisters"])
-    return [*found, {"where": "familiarity prompt", "text": prompt["prompt"], "answer": " Sisters"}]
+    found = [{"where": f"corpus, character {m.end()}", "text": text[max(0, m.end() - CONTEXT_CHARS) : m.end()], "answer": answer}
+             for m in re.finditer(rf"{re.escape(before)}(?={re.escape(answer)})", text)]  # fmt: skip
+    prompt = next(p for p in map(json.loads, PROMPTS.read_text().splitlines()) if p["idiosyncratic"] == [idiosyncratic])
+    return [*found, {"where": "familiarity prompt", "text": prompt["prompt"], "answer": " " + idiosyncratic}]
 
 
 @torch.inference_mode()
