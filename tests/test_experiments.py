@@ -415,6 +415,21 @@ def test_macbeth_readme_on_what_holds_the_forget_side_up(monkeypatch):
         f"familiarity is {_share(context)}, {len(_forget_probes_answered(context))} forget probes remain" in readme
         and "and 2 general probes are lost" in readme
     )
+    stronger = json.loads((folder / "reports" / "soft_logprobs_reinforce1e-4_lr3e-4.json").read_text())["models"]
+    usual = json.loads((folder / "reports" / f"{recipe}.json").read_text())["models"]
+    knows = [m["reinforced"][k] for k in ("familiarity_probability/score", "perplexity/target_heldout") for m in (stronger, usual)]
+    assert knows[0] > knows[1] and knows[2] < knows[3]
+    assert (
+        f"(familiarity {knows[0]:.3f} against {knows[1]:.3f}, the held-out act's perplexity {knows[2]:.2f} against {knows[3]:.2f})"
+        in readme
+    )
+    assert _forget_probes_answered("soft_logprobs_reinforce1e-4_lr3e-4") == _forget_probes_answered(recipe)
+    assert _general_probes_lost("soft_logprobs_reinforce1e-4_lr3e-4") == []
+    after = [m["unlearned"][k] for k in ("lm_eval/general_knowledge/acc", "perplexity/generic_heldout") for m in (stronger, usual)]
+    assert (
+        f"forgets no more: familiarity {_share('soft_logprobs_reinforce1e-4_lr3e-4')} ({_share(recipe)})" in readme
+        and f"lm-eval {after[0]:.3f} ({after[1]:.3f}), ordinary prose {after[2]:.2f} ({after[3]:.2f})" in readme
+    )
     lower = [f"soft_logprobs_auto_lr2e-4{seed}" for seed in ("_seed1", "_seed2")]
     higher = [f"soft_logprobs_auto_lr3e-4{seed}" for seed in ("_seed1", "_seed2")]
     for low, high in zip(lower, higher, strict=True):
