@@ -50,23 +50,25 @@ def label_probability(labels: dict, tokenizer, reading: dict) -> float | None:
     raise LookupError(f"{reading['where']}: {reading['answer']!r} after {before} is in no labelled block")
 
 
-def measure(point: str, read: list[dict]) -> dict:
+def measure(point: str, read: list[dict], models: tuple[str, ...]) -> dict:
+    """The probabilities of `read` under the point's `models` (of baseline, unlearned), and its labels' at the play's readings."""
     with built(point) as (prepared, run):
-        labels = load_file(run.labels.folder / "labels.safetensors")
         measured = {}
-        for name, model in (("baseline", run.baseline), ("unlearned", run.unlearned)):
-            loaded, tokenizer = prepared.parts.model.load(model.ref)
+        for name in models:
+            loaded, tokenizer = prepared.parts.model.load(getattr(run, name).ref)
             measured[name] = probabilities(loaded.eval(), tokenizer, read)
+        labels = load_file(run.labels.folder / "labels.safetensors")
         measured["label"] = [label_probability(labels, tokenizer, r) if r["where"] != "familiarity prompt" else None for r in read]
     return measured
 
 
 def main(points: list[str]) -> None:
+    """Every point shares the baseline (sweep.py): it is read once, with the first point."""
     read = [r for answer in ANSWERS for r in readings(*answer)]
-    measured = {point: measure(point, read) for point in points}
+    measured = {point: measure(point, read, ("baseline", "unlearned") if i == 0 else ("unlearned",)) for i, point in enumerate(points)}
     result = {
         "readings": [{k: r[k] for k in ("where", "answer")} | {"ends": " ".join(r["text"].split()[-6:])} for r in read],
-        "baseline": next(iter(measured.values()))["baseline"],
+        "baseline": measured[points[0]]["baseline"],
         "label": {point: m["label"] for point, m in measured.items()},
         "unlearned": {point: m["unlearned"] for point, m in measured.items()},
     }

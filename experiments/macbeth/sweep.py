@@ -73,9 +73,9 @@ POINTS = (
         for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
     }
     | {
-        # The same at lr 2e-4: do the seeds that forget past 50% with it keep their general probes at a lower rate?
-        f"soft_logprobs_auto_lr2e-4{suffix}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=2e-4", *UNLEARN, *seed]
-        for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
+        # The same at lr 2e-4 on the seeds that forget past 50% with it: do they keep their general probes at a lower rate?
+        f"soft_logprobs_auto_lr2e-4_seed{seed}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=2e-4", *UNLEARN, f"seed={seed}"]
+        for seed in (1, 2)
     }
     | {
         # The recipe's point with the reinforced model's weight in the log-probability labels doubled and
