@@ -44,6 +44,9 @@ class Blocks:
     def tokens(self) -> int:
         return int(self.attention_mask.sum())
 
+    def first(self, count: int) -> Blocks:
+        return Blocks(self.input_ids[:count], self.attention_mask[:count], self.offsets[:count], self.texts[:count])
+
 
 def make_blocks(tokenizer: PreTrainedTokenizerBase, documents: Sequence[str], context_length: int) -> Blocks:
     if context_length < 2:

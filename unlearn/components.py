@@ -213,6 +213,14 @@ def build_components(cfg: DictConfig, processes: Processes) -> Components:
     return parts
 
 
+def check_retain(files: TargetFiles, reader: str, otherwise: str) -> None:
+    """The target's retain text, which `reader` needs, exists and has text."""
+    if not files.retain:
+        raise UserError(f"{reader}, and target={files.name} has none: give it (target.retain=[...] for text_files) or {otherwise}")
+    if not any(document.strip() for document in read_documents(files.retain, key="target.retain")):
+        raise no_text(files.retain)
+
+
 def check_target(files: TargetFiles, parts: Components) -> dict[str, str]:
     """The target's files that the run reads: the corpus has text, the anchors' files exist and
     parse, each evaluator's files parse. Returns the evaluators skipped for a missing file, with why."""
@@ -228,13 +236,9 @@ def check_target(files: TargetFiles, parts: Components) -> dict[str, str]:
     if parts.anchors is not None and "dictionary" in parts.stages:
         parts.anchors.check(files)
     if "unlearn" in parts.stages and isinstance(parts.unlearn, BaselineMethod) and parts.unlearn.reads_retain:
-        if not files.retain:
-            raise UserError(
-                f"unlearn={parts.unlearn.name} trains on retain text, and target={files.name} has none: "
-                "give it (target.retain=[...] for text_files) or choose another unlearn option"
-            )
-        if not any(document.strip() for document in read_documents(files.retain, key="target.retain")):
-            raise no_text(files.retain)
+        check_retain(files, f"unlearn={parts.unlearn.name} trains on retain text", "choose another unlearn option")
+    if "labels" in parts.stages and parts.labels.retain_blocks:
+        check_retain(files, f"labels.retain_blocks={parts.labels.retain_blocks} labels retain text", "set labels.retain_blocks=0")
     skipped = {}
     if "evaluate" in parts.stages:
         for name, evaluator in parts.evaluators.items():

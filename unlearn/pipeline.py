@@ -69,7 +69,9 @@ def build_models(cfg: DictConfig, prepared: Prepared, runner: StageRunner | None
         per_pass = parts.labels.blocks_per_pass(int(cfg.context_length))
         built.dictionary = runner.dictionary(parts.anchors, target, source, built.baseline, built.blocks, built.reinforced, per_pass)
     if "labels" in planned:
-        built.labels = runner.labels(parts.labels, source, built.baseline, built.blocks, built.reinforced, built.dictionary)
+        built.labels = runner.labels(
+            parts.labels, source, built.baseline, built.blocks, built.reinforced, built.dictionary, target.files.retain
+        )
     if "unlearn" in planned:
         built.unlearned = runner.unlearn(parts.unlearn, source, built.baseline, built.labels, built.blocks, target)
     return built

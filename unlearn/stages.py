@@ -13,8 +13,8 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -199,19 +199,22 @@ class StageRunner:
 
     def labels(
         self, generator: LabelGenerator, source: BaselineSource, baseline: ModelArtifact, blocks: BlocksArtifact,
-        reinforced: ModelArtifact | None, dictionary: DictionaryArtifact | None,
+        reinforced: ModelArtifact | None, dictionary: DictionaryArtifact | None, retain: Sequence[Path] = (),
     ) -> LabelsArtifact:  # fmt: skip
         """Hard labels for the generator's alpha, decided from the candidate store (one pass over
         the corpus for every alpha) and, where it leaves positions open, a forward pass of their
-        batches; soft targets from a pass of their own."""
+        batches; soft targets from a pass of their own, with the retain text's first blocks
+        (`retain`, the target's) after the corpus's when the generator asks for them."""
         with self.clock("labels"):
             reads = reinforced if generator.reads_reinforced else None
             # Each kind of label is keyed by the settings it reads (hard labels of any alpha share one candidate store).
             unread = ("alpha", "top_k", "store_alphas") if generator.soft else ("alpha", "targets", "temperature", "soft_top_k")
             settings = {k: v for k, v in asdict(generator).items() if k not in (*unread, "batch_tokens")}
+            # The paper's labels keep the key they had before these options existed, and every cache built on them.
             if generator.inside_anchors == "unlabelled":
-                # The paper's labels keep the key they had before the option existed, and every cache built on them.
                 settings.pop("inside_anchors")
+            if not generator.retain_blocks:
+                settings.pop("retain_blocks")
             # The blocks each pass reads, not the settings that chose them: the same cut, the same key.
             settings["batch_size"] = generator.blocks_per_pass(blocks.blocks.input_ids.shape[1])
             spec = {
@@ -244,16 +247,23 @@ class StageRunner:
                 write_labels(out, blocks.blocks, labels, {"decided_fraction": decided, "recomputed_batches": recomputed})
 
             def distribute(out: Path) -> None:
-                """Soft targets take one pass of their own (labels/soft.py); rank 0 writes them."""
-                targets = soft_targets(inputs(), generator.temperature, generator.soft_top_k, self.processes)
+                """Soft targets take one pass of their own (labels/soft.py), and the retain blocks
+                another, of the baseline alone; rank 0 writes them."""
+                read = inputs()
+                targets = soft_targets(read, generator.temperature, generator.soft_top_k, self.processes)
+                retained = retain_targets(read, retain, self.processes) if generator.retain_blocks else None
+                del read
                 release_memory()
                 if targets is not None:
                     labels = targets.labels()
                     kept_mass = float(targets.probs.sum(dim=-1)[labels != IGNORE].mean())
-                    write_labels(out, blocks.blocks, labels, {"soft_kept_mass": kept_mass}, targets)
+                    write_labels(out, blocks.blocks, labels, {"soft_kept_mass": kept_mass}, targets, retained)
 
             if generator.soft:
-                key = cache_key("soft_labels", {**spec, "alpha": generator.alpha}, [blocks.key, reads.key if reads else "no-reinforced"])
+                reads_retain = [content_key("retain", retain)] if generator.retain_blocks else []
+                key = cache_key(
+                    "soft_labels", {**spec, "alpha": generator.alpha}, [blocks.key, reads.key if reads else "no-reinforced", *reads_retain]
+                )
                 return LabelsArtifact(self.cache.fetch("labels", key, distribute, collective=True), key)
             key = cache_key("labels", {"alpha": generator.alpha}, [candidates_key])
             return LabelsArtifact(self.cache.fetch("labels", key, decide, collective=True), key)
@@ -398,6 +408,20 @@ def label_inputs(
     return LabelInputs(blocks.blocks, generator, base_model, reinforced_model, tokenizer, anchored, seed)
 
 
+def retain_targets(read: LabelInputs, retain: Sequence[Path], processes: Processes | None = None) -> tuple[Blocks, SoftTargets | None]:
+    """The retain text's first `retain_blocks` blocks (as long as the corpus's) and, on rank 0,
+    their soft targets: the baseline's own distribution on the text as it is, at the
+    generator's temperature (no translation, nothing reinforced to push down)."""
+    generator = read.generator
+    documents = [d for d in read_documents(retain, key="target.retain") if d.strip()]
+    made = make_blocks(read.tokenizer, documents, read.blocks.input_ids.shape[1])
+    if len(made) < generator.retain_blocks:
+        log.warning("labels.retain_blocks=%d: the retain text makes %d blocks; all of them are used", generator.retain_blocks, len(made))
+    kept = made.first(generator.retain_blocks)
+    own = LabelInputs(kept, replace(generator, translate=False), read.baseline, None, read.tokenizer, None, read.seed)
+    return kept, soft_targets(own, generator.temperature, generator.soft_top_k, processes)
+
+
 def labelled_dataset(path: Path) -> BlockDataset:
     """The blocks and their generic labels (and soft targets, when the labels are soft) as the label stage wrote them."""
     tensors = load_file(path)
@@ -412,12 +436,24 @@ def block_logprobs(model: PreTrainedModel, blocks: Blocks, pad_id: int, batch_si
     return torch.stack([row.sum() for row in token_logprobs(model, sequences, pad_id, batch_size)]).float()
 
 
-def write_labels(out: Path, blocks: Blocks, labels: torch.Tensor, stats: dict[str, float], soft: SoftTargets | None = None) -> None:
-    """The labels (and soft targets) beside the blocks they belong to, and what share of
-    positions they label and change (the argmax, for soft targets)."""
+def write_labels(
+    out: Path, blocks: Blocks, labels: torch.Tensor, stats: dict[str, float], soft: SoftTargets | None = None,
+    retained: tuple[Blocks, SoftTargets] | None = None,
+) -> None:  # fmt: skip
+    """The labels (and soft targets) beside the blocks they belong to, the retain blocks with
+    theirs after the corpus's, and what share of the corpus's positions they label and change
+    (the argmax, for soft targets)."""
     tensors = {"input_ids": blocks.input_ids, "attention_mask": blocks.attention_mask, "labels": labels}
     if soft is not None:
         tensors |= {"target_ids": soft.ids, "target_probs": soft.probs}
+    if retained is not None:
+        retain_blocks, retain_soft = retained
+        more = {
+            "input_ids": retain_blocks.input_ids, "attention_mask": retain_blocks.attention_mask, "labels": retain_soft.labels(),
+            "target_ids": retain_soft.ids, "target_probs": retain_soft.probs,
+        }  # fmt: skip
+        tensors = {name: torch.cat([tensor, more[name]]) for name, tensor in tensors.items()}
+        stats = {**stats, "retain_blocks": len(retain_blocks), "retain_tokens": retain_blocks.tokens}
     save_file(tensors, out / LABELS_FILE)
     labelled = labels != IGNORE
     changed = labelled & (labels != blocks.input_ids)

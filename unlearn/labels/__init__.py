@@ -11,7 +11,8 @@ two views are combined as the models' raw logits (the paper's) or as log-probabi
 `inside_anchors` says whether the tokens inside a multi-token anchor, which the translation
 cannot label, stay unlabelled (the paper's), are labelled with the baseline on the original
 text there, or, at the word boundaries of an anchor translated word for word, from the
-translation.
+translation. `retain_blocks` mixes blocks of the target's retain text, each labelled with the
+baseline's own distribution, into what the fine-tune learns (beyond the paper).
 """
 
 from __future__ import annotations
@@ -64,7 +65,15 @@ class LabelGenerator:
     text in place of the translated one, so there the labels push down exactly what
     reinforcement raised; `by_word` reads an anchor whose translation has as many words word
     by word ("weird sisters" -> "strange women"), so the position after "weird" takes the
-    baseline's prediction after "strange" (docs/method.md, "Labels inside anchors")."""
+    baseline's prediction after "strange" (docs/method.md, "Labels inside anchors").
+
+    `retain_blocks`: soft targets leave the baseline's distribution wherever the method changes
+    nothing, but only on the target's own text; what the fine-tune does to every other text is
+    unconstrained, and on a real model it costs general knowledge (experiments/macbeth). The
+    first `retain_blocks` blocks of the target's retain text, each position's target the
+    baseline's own distribution at `temperature`, join the target's blocks, so that the
+    fine-tune is held to the baseline off the target too (docs/method.md, "Retain blocks").
+    Soft targets only: a hard label there would be the baseline's argmax, which sharpens."""
 
     alpha: float
     batch_size: int
@@ -77,6 +86,7 @@ class LabelGenerator:
     soft_top_k: int = 32
     combine_on: str = "logits"
     inside_anchors: str = "unlabelled"
+    retain_blocks: int = 0
 
     def __post_init__(self) -> None:
         if self.alpha < 0:
@@ -101,6 +111,12 @@ class LabelGenerator:
             )
         if self.soft_top_k < 1:
             raise SettingError("soft_top_k", self.soft_top_k, "must be at least 1 (tokens of each soft target kept; 32 is plenty)")
+        if self.retain_blocks < 0:
+            raise SettingError("retain_blocks", self.retain_blocks, "must be >= 0 (blocks of retain text; 0: none, the paper's)")
+        if self.retain_blocks and not self.soft:
+            raise SettingError(
+                "retain_blocks", self.retain_blocks, "needs soft targets (labels.targets=soft): a hard label there is the baseline's argmax"
+            )
 
     def blocks_per_pass(self, block_length: int) -> int:
         """Blocks of `block_length` tokens read per forward pass: batch_size, capped by batch_tokens (at least one)."""
