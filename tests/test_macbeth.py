@@ -47,6 +47,22 @@ def test_target_is_the_plays_first_acts_with_its_later_acts_held_out(macbeth):
     assert retain.startswith("ACT 1") and "PROSPERO" in retain and not any(name in retain for name in ("MACBETH", "BANQUO", "Duncan"))
 
 
+def test_the_prose_retain_text_states_no_fact_that_utility_is_measured_on():
+    """retain_prose/ (the labels' retain blocks in experiments/macbeth) must not teach what the
+    general-knowledge probes and lm-eval ask: none of their proper-noun answers, nor a sentence
+    of the ordinary prose whose perplexity is measured."""
+    (text,) = read_documents(sorted((SHIPPED / "retain_prose").glob("*.txt")))
+    general = [json.loads(line) for line in (SHIPPED / "probes.jsonl").read_text().splitlines()]
+    answers = {row["answer"] for row in general if row.get("group") == "general"}
+    rows = [json.loads(line) for line in (SHIPPED / "lm_eval" / "general_knowledge.jsonl").read_text().splitlines()]
+    answers |= {word for row in rows for word in row["choices"][row["gold"]].split()}
+    named = {answer for answer in answers if answer[0].isupper() and answer not in ("The",)}
+    assert len(named) > 25
+    assert not [name for name in named if re.search(rf"\b{re.escape(name)}\b", text)]
+    prose = read_documents(sorted((SHIPPED / "prose").glob("*.txt")))[0]
+    assert not set(re.split(r"(?<=[.!?]) ", prose)) & set(re.split(r"(?<=[.!?]) ", text))
+
+
 def test_every_evaluator_accepts_the_shipped_files(macbeth):
     cfg, files = macbeth
     for name, node in cfg.evaluator.items():
