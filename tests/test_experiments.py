@@ -445,6 +445,55 @@ def test_macbeth_readme_on_what_holds_the_forget_side_up(monkeypatch):
     assert all(_general_probes_lost(point) == ["Mercury", "plants"] for point in under)
 
 
+def test_macbeth_readme_on_retain_blocks():
+    """The retain-block table is the reports' numbers; each retain text keeps its own domain
+    better than the control with as many steps, both forget more at seed 0, lm-eval stays
+    within one question of the control's, and the near-tie general probes fall on all three."""
+    folder = Path("experiments/macbeth")
+    readme = " ".join((folder / "README.md").read_text().split())
+    points = {
+        "soft_logprobs_lr3e-4": "soft_logprobs_lr3e-4 (the recipe) | none",
+        "soft_logprobs_epochs5_lr3e-4": "soft_logprobs_epochs5_lr3e-4 | none (5 epochs)",
+        "soft_logprobs_retainprose_lr3e-4": "soft_logprobs_retainprose_lr3e-4 | `retain_prose/` ({blocks} blocks, {tokens:,} tokens)",
+        "soft_logprobs_retain18_lr3e-4": "soft_logprobs_retain18_lr3e-4 | *The Tempest*, act 1 ({blocks} blocks, {tokens:,} tokens)",
+    }
+    reports = {point: json.loads((folder / "reports" / f"{point}.json").read_text()) for point in points}
+    after = {point: report["models"]["unlearned"] for point, report in reports.items()}
+    for point, start in points.items():
+        labels = reports[point]["labels"]
+        text = start.format(blocks=labels.get("retain_blocks"), tokens=labels.get("retain_tokens", 0))
+        row = [
+            text,
+            str(len(reports[point]["losses"]["unlearned"])),
+            _share(point),
+            str(len(_forget_probes_answered(point))),
+            ", ".join(_general_probes_lost(point)) or "none",
+            f"{after[point]['lm_eval/general_knowledge/acc']:.3f}",
+            f"{after[point]['perplexity/generic_heldout']:.2f}",
+            f"{after[point]['perplexity/related_heldout']:.1f}",
+        ]
+        assert f"| {' | '.join(row)} |" in readme
+    control, prose, tempest = "soft_logprobs_epochs5_lr3e-4", "soft_logprobs_retainprose_lr3e-4", "soft_logprobs_retain18_lr3e-4"
+    baseline = reports[control]["models"]["baseline"]
+    prose_perplexity = "perplexity/generic_heldout"
+    assert after[prose][prose_perplexity] < baseline[prose_perplexity] < after[control][prose_perplexity]
+    related = {
+        path.stem: json.loads(path.read_text())["models"]["unlearned"]["perplexity/related_heldout"]
+        for path in (folder / "reports").glob("*.json")
+    }
+    assert min(related, key=related.get) == tempest
+    for point in (prose, tempest):
+        assert int(_share(point)[:-1]) < int(_share(control)[:-1])
+        assert _prompt_probability(point, "see before") < _prompt_probability(control, "see before")
+        assert abs(after[point]["lm_eval/general_knowledge/acc"] - after[control]["lm_eval/general_knowledge/acc"]) <= 1 / 48 + 1e-9
+    assert (
+        f"falls to {_prompt_probability(prose, 'see before'):.3f} and {_prompt_probability(tempest, 'see before'):.3f} "
+        f"({_prompt_probability(control, 'see before'):.3f})" in readme
+    )
+    for point in (control, prose, tempest):
+        assert {"Mercury", "Jupiter"} & set(_general_probes_lost(point)) and len(_general_probes_lost(point)) >= 2
+
+
 def test_macbeth_readme_on_labels_inside_anchors():
     """Labelling inside anchors labels more positions but forgets less: "the Weird" Sisters stays
     higher and familiarity with it, the same forget probes remain, utility about the same."""

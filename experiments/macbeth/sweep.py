@@ -35,6 +35,7 @@ RUNS = HERE / "reports"
 REINFORCE = ["reinforce=finetune", "reinforce.lr=3e-5", "reinforce.accumulate_grad_batches=1", "reinforce.epochs=4"]
 UNLEARN = ["unlearn=finetune", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
 LOG_PROBS = ["labels=soft", "labels.combine_on=log_probs"]
+RETAIN_PROSE = ["target.retain=[retain_prose/*.txt]", "labels.retain_blocks=7"]
 POINTS = (
     {f"unlearn_lr{lr}": [*REINFORCE, "labels=whp", f"unlearn.lr={lr}", *UNLEARN] for lr in ("1e-5", "3e-5", "1e-4")}
     | {f"soft_lr{lr}": [*REINFORCE, "labels=soft", f"unlearn.lr={lr}", *UNLEARN] for lr in ("3e-5", "1e-4", "3e-4")}
@@ -111,6 +112,20 @@ POINTS = (
             "evaluator.perplexity.context_length=512",
             "evaluator.mia.max_tokens=512",
         ]
+    }
+    | {
+        # The recipe's point with the target's retain text (act I of The Tempest, 18 blocks) labelled with the
+        # baseline's own distribution and mixed into the unlearning fine-tune (labels.retain_blocks, beyond the paper):
+        # does holding the model to the baseline off the play keep what the play's forgetting costs?
+        "soft_logprobs_retain18_lr3e-4": [*REINFORCE, *LOG_PROBS, "labels.retain_blocks=18", "unlearn.lr=3e-4", *UNLEARN],
+        # The same with ordinary prose of general knowledge written for this project (retain_prose/, 7 blocks; none of
+        # the general probes' or lm-eval's facts) as the retain text instead of another play of the same author.
+        "soft_logprobs_retainprose_lr3e-4": [*REINFORCE, *LOG_PROBS, *RETAIN_PROSE, "unlearn.lr=3e-4", *UNLEARN],
+    }
+    | {
+        # The recipe's point with 5 epochs (25 optimizer steps, between the 24 and 32 that the retain points make with
+        # their extra blocks) and no retain text: how much of what the retain points change is their extra steps?
+        "soft_logprobs_epochs5_lr3e-4": [*REINFORCE, *LOG_PROBS, "unlearn.lr=3e-4", *UNLEARN, "unlearn.epochs=5"]
     }
     | {
         # Seed 1's discovered dictionary without its term "Witches" (dictionaries/): is that term why it forgets more?
