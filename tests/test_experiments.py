@@ -492,6 +492,21 @@ def test_macbeth_readme_on_retain_blocks():
     )
     for point in (control, prose, tempest):
         assert {"Mercury", "Jupiter"} & set(_general_probes_lost(point)) and len(_general_probes_lost(point)) >= 2
+    general = {row["prompt"] for row in map(json.loads, Path("unlearn/targets/macbeth/probes.jsonl").read_text().splitlines())
+               if row.get("group") == "general"}  # fmt: skip
+
+    def reinforced(point: str) -> tuple[list[str], float]:
+        report = json.loads((folder / "reports" / f"{point}.json").read_text())
+        lost = [r["answer"] for r in report["details"]["reinforced"]["probes"] if r["prompt"] in general and not r["hit"]]
+        assert len(report["losses"]["reinforced"]) == len(reports["soft_logprobs_lr3e-4"]["losses"]["unlearned"]) == 20
+        return lost, report["models"]["reinforced"]["lm_eval/general_knowledge/acc"]
+
+    knowledge = reports[control]["models"]["baseline"]["lm_eval/general_knowledge/acc"]
+    gentle = [reinforced(point) for point in (control, "soft_logprobs_lr3e-4_seed1", "soft_logprobs_lr3e-4_seed2")]
+    assert all(lost == [] for lost, _ in gentle)
+    assert reinforced("soft_logprobs_reinforce1e-4_lr3e-4") == (["Mercury", "plants", "Paris"], knowledge)
+    low, high = min(acc for _, acc in gentle), max(acc for _, acc in gentle)
+    assert f"with lm-eval {low:.3f} to {high:.3f} at lr 3e-5 and the baseline's {knowledge:.3f} at lr 1e-4" in readme
 
 
 def test_macbeth_readme_on_labels_inside_anchors():
