@@ -505,6 +505,7 @@ def test_macbeth_readme_on_retain_blocks():
     gentle = [reinforced(point) for point in (control, "soft_logprobs_lr3e-4_seed1", "soft_logprobs_lr3e-4_seed2")]
     assert all(lost == [] for lost, _ in gentle)
     assert reinforced("soft_logprobs_reinforce1e-4_lr3e-4") == (["Mercury", "plants", "Paris"], knowledge)
+    assert _general_probes_lost("soft_logprobs_lr1e-4") == [] and "(the unlearning fine-tune at lr 1e-4 keeps all 18" in readme
     low, high = min(acc for _, acc in gentle), max(acc for _, acc in gentle)
     assert f"with lm-eval {low:.3f} to {high:.3f} at lr 3e-5 and the baseline's {knowledge:.3f} at lr 1e-4" in readme
 
