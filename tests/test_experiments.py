@@ -447,8 +447,9 @@ def test_macbeth_readme_on_what_holds_the_forget_side_up(monkeypatch):
 
 def test_macbeth_readme_on_retain_blocks():
     """The retain-block table is the reports' numbers; each retain text keeps its own domain
-    better than the control with as many steps, both forget more at seed 0, lm-eval stays
-    within one question of the control's, and the near-tie general probes fall on all three."""
+    better than the recipe and the control with as many steps (the prose on three seeds), both
+    forget more at seed 0 but the prose not on every other seed, lm-eval stays within one
+    question of the control's, and the near-tie general probes fall wherever the table says."""
     folder = Path("experiments/macbeth")
     readme = " ".join((folder / "README.md").read_text().split())
     points = {
@@ -457,6 +458,9 @@ def test_macbeth_readme_on_retain_blocks():
         "soft_logprobs_retainprose_lr3e-4": "soft_logprobs_retainprose_lr3e-4 | `retain_prose/` ({blocks} blocks, {tokens:,} tokens)",
         "soft_logprobs_retain18_lr3e-4": "soft_logprobs_retain18_lr3e-4 | *The Tempest*, act 1 ({blocks} blocks, {tokens:,} tokens)",
     }
+    for seed in ("_seed1", "_seed2"):
+        points[f"soft_logprobs_lr3e-4{seed}"] = f"soft_logprobs_lr3e-4{seed} (the recipe) | none"
+        points[f"soft_logprobs_retainprose_lr3e-4{seed}"] = points["soft_logprobs_retainprose_lr3e-4"].replace(" |", f"{seed} |", 1)
     reports = {point: json.loads((folder / "reports" / f"{point}.json").read_text()) for point in points}
     after = {point: report["models"]["unlearned"] for point, report in reports.items()}
     for point, start in points.items():
@@ -482,6 +486,12 @@ def test_macbeth_readme_on_retain_blocks():
         for path in (folder / "reports").glob("*.json")
     }
     assert min(related, key=related.get) == tempest
+    seeds = [("soft_logprobs_lr3e-4" + seed, prose + seed) for seed in ("", "_seed1", "_seed2")]
+    for recipe_point, prose_point in seeds:
+        assert after[prose_point][prose_perplexity] < after[recipe_point][prose_perplexity]
+        assert after[prose_point][prose_perplexity] <= 1.03 * baseline[prose_perplexity]
+    shares = [(int(_share(prose_point)[:-1]), int(_share(recipe_point)[:-1])) for recipe_point, prose_point in seeds[1:]]
+    assert any(mine > theirs for mine, theirs in shares) and f"forgets {shares[0][0]}% and {shares[1][0]}% against the recipe's" in readme
     for point in (prose, tempest):
         assert int(_share(point)[:-1]) < int(_share(control)[:-1])
         assert _prompt_probability(point, "see before") < _prompt_probability(control, "see before")
@@ -490,8 +500,8 @@ def test_macbeth_readme_on_retain_blocks():
         f"falls to {_prompt_probability(prose, 'see before'):.3f} and {_prompt_probability(tempest, 'see before'):.3f} "
         f"({_prompt_probability(control, 'see before'):.3f})" in readme
     )
-    for point in (control, prose, tempest):
-        assert {"Mercury", "Jupiter"} & set(_general_probes_lost(point)) and len(_general_probes_lost(point)) >= 2
+    for point in set(points) - {"soft_logprobs_lr3e-4"}:
+        assert {"Mercury", "Jupiter"} & set(_general_probes_lost(point)) and 2 <= len(_general_probes_lost(point)) <= 3
     general = {row["prompt"] for row in map(json.loads, Path("unlearn/targets/macbeth/probes.jsonl").read_text().splitlines())
                if row.get("group") == "general"}  # fmt: skip
 

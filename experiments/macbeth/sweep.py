@@ -123,6 +123,11 @@ POINTS = (
         "soft_logprobs_retainprose_lr3e-4": [*REINFORCE, *LOG_PROBS, *RETAIN_PROSE, "unlearn.lr=3e-4", *UNLEARN],
     }
     | {
+        # The prose retain point on the recipe's other seeds: is its seed-0 gain on the forget side more than a draw?
+        f"soft_logprobs_retainprose_lr3e-4_seed{seed}": [*REINFORCE, *LOG_PROBS, *RETAIN_PROSE, "unlearn.lr=3e-4", *UNLEARN, f"seed={seed}"]
+        for seed in (1, 2)
+    }
+    | {
         # The recipe's point with 5 epochs (25 optimizer steps, between the 24 and 32 that the retain points make with
         # their extra blocks) and no retain text: how much of what the retain points change is their extra steps?
         "soft_logprobs_epochs5_lr3e-4": [*REINFORCE, *LOG_PROBS, "unlearn.lr=3e-4", *UNLEARN, "unlearn.epochs=5"]
