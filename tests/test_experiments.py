@@ -819,6 +819,35 @@ def test_the_recipe_on_log_probabilities_cold_reproduces_its_sweep_point_within_
     assert f"once on this CPU: {minutes} minutes, peak {peak} GB against a target of {budget:.1f} GB" in readme
 
 
+def test_with_the_heap_trimmed_the_label_stage_no_longer_raises_the_recipes_peak():
+    """recipe_log_probs_xeon.md is recipe.py's summary of its record: the recipe cold on the
+    Xeon after release_memory began trimming glibc's heap. Its label stage leaves the peak where
+    reinforcement put it (the AMD EPYC's record before the trim rose there), its metrics are the
+    AMD EPYC's, and the README quotes its peak and time (over 25 minutes on this CPU)."""
+    import runpy
+
+    recipe = runpy.run_path("experiments/macbeth/recipe.py", run_name="imported_by_test")
+    folder = Path("experiments/macbeth")
+    assert (folder / "recipe_log_probs_xeon.md").read_text() == recipe["summary"]("recipe_log_probs_xeon")
+    trimmed, before = (json.loads((folder / f"{name}.json").read_text()) for name in ("recipe_log_probs_xeon", "recipe_log_probs_amd_epyc"))
+    assert "Xeon" in trimmed["machine"]["cpu"] and trimmed["overrides"] == []
+    assert not any(entry["hit"] for entry in trimmed["cache"].values()), "cold: every stage built"
+    for model, metrics in before["models"].items():
+        assert trimmed["models"][model] == pytest.approx(metrics, rel=1e-5), model
+    peaks, old_peaks = trimmed["stage_peak_rss_gb"], before["stage_peak_rss_gb"]
+    assert peaks["labels"] == peaks["reinforce"] and old_peaks["labels"] > old_peaks["reinforce"] + 0.5
+    assert max(peaks.values()) == peaks["unlearn"] and trimmed["peak_rss_gb"] < before["peak_rss_gb"]
+    budget = json.loads(Path("experiments/memory/results.json").read_text())["budget_bytes"] / 2**30
+    assert trimmed["peak_rss_gb"] > budget and trimmed["wall_s"] > 25 * 60
+    readme = " ".join((folder / "README.md").read_text().split())
+    assert f"the label stage leaves the peak where reinforcement put it ({peaks['labels']:.2f} GB after both)" in readme
+    assert f"the unlearning fine-tune's own, {trimmed['peak_rss_gb']:.1f} GB, still above the target" in readme
+    assert f"It took {trimmed['wall_s'] / 60:.1f} minutes: over the 25 on this CPU" in readme
+    previous = json.loads((folder / "recipe.json").read_text())["wall_s"]
+    quoted = f"as the previous recipe did ({previous / 60:.1f} minutes, below), where the AMD EPYC takes {before['wall_s'] / 60:.1f}"
+    assert quoted in readme
+
+
 def test_lm_eval_margins_reproduce_the_task_and_show_the_lost_questions_were_near_ties(monkeypatch):
     """lm_eval_margins.md is what lm_eval_margins.py writes from its JSON; its accuracies are
     lm-eval's in the point's report, and what the README says holds: the questions lost are
