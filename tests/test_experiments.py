@@ -233,11 +233,11 @@ def test_macbeth_readme_on_labels_combined_as_log_probabilities(monkeypatch):
     assert f"ordinary prose 19.23 -> {seed1['unlearned'][prose]:.2f}" in readme
 
 
-def _general_probes_lost(point: str) -> list[str]:
+def _general_probes_lost(point: str, model: str = "unlearned") -> list[str]:
     general = {p["prompt"] for p in map(json.loads, Path("unlearn/targets/macbeth/probes.jsonl").read_text().splitlines())
                if p.get("group") == "general"}  # fmt: skip
     report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
-    return [row["answer"] for row in report["details"]["unlearned"]["probes"] if row["prompt"] in general and not row["hit"]]
+    return [row["answer"] for row in report["details"][model]["probes"] if row["prompt"] in general and not row["hit"]]
 
 
 def test_macbeth_readme_on_labels_inside_anchors_by_word():
@@ -502,14 +502,11 @@ def test_macbeth_readme_on_retain_blocks():
     )
     for point in set(points) - {"soft_logprobs_lr3e-4"}:
         assert {"Mercury", "Jupiter"} & set(_general_probes_lost(point)) and 2 <= len(_general_probes_lost(point)) <= 3
-    general = {row["prompt"] for row in map(json.loads, Path("unlearn/targets/macbeth/probes.jsonl").read_text().splitlines())
-               if row.get("group") == "general"}  # fmt: skip
 
     def reinforced(point: str) -> tuple[list[str], float]:
         report = json.loads((folder / "reports" / f"{point}.json").read_text())
-        lost = [r["answer"] for r in report["details"]["reinforced"]["probes"] if r["prompt"] in general and not r["hit"]]
         assert len(report["losses"]["reinforced"]) == len(reports["soft_logprobs_lr3e-4"]["losses"]["unlearned"]) == 20
-        return lost, report["models"]["reinforced"]["lm_eval/general_knowledge/acc"]
+        return _general_probes_lost(point, "reinforced"), report["models"]["reinforced"]["lm_eval/general_knowledge/acc"]
 
     knowledge = reports[control]["models"]["baseline"]["lm_eval/general_knowledge/acc"]
     gentle = [reinforced(point) for point in (control, "soft_logprobs_lr3e-4_seed1", "soft_logprobs_lr3e-4_seed2")]
