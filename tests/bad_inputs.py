@@ -132,7 +132,12 @@ CASES = [
     BadInput(
         "reinforce: LoRA with sharded weights",
         ["reinforce=lora_toy", "+trainer.strategy={_target_: unlearn.training.sharding.FullySharded}"],
-        r"reinforce=lora merges adapters into the weights one process holds whole",
+        r"reinforce\.adapter merges low-rank adapters into the weights one process holds whole; .* use reinforce=finetune",
+    ),
+    BadInput(
+        "unlearn: LoRA with sharded weights",
+        ["unlearn=lora", "+trainer.strategy={_target_: unlearn.training.sharding.FullySharded}"],
+        r"unlearn\.adapter merges low-rank adapters into the weights one process holds whole; .* use unlearn=finetune",
     ),
     BadInput(
         "reinforce: path that is no model",

@@ -14,9 +14,11 @@ from unlearn.components import _evaluators
 from unlearn.config import CONF_DIR
 from unlearn.settings import build
 
-# Not a group of a run: conf/hydra holds options of Hydra's own groups (hydra/launcher=slurm,
-# tested in test_distributed.py). The bench's configuration lives apart (unlearn/bench/conf).
-GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+# Not groups of a run: conf/hydra holds options of Hydra's own groups (hydra/launcher=slurm,
+# tested in test_distributed.py), conf/adapter what a fine-tune group's option trains
+# (reinforce=lora, unlearn=lora, which compose it). The bench's configuration lives apart
+# (unlearn/bench/conf).
+GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name not in ("hydra", "adapter"))
 OPTIONS = [(group, option.stem) for group in GROUPS for option in sorted((CONF_DIR / group).glob("*.yaml"))]
 REQUIRED = {
     ("model", "hf"): ["model.name_or_path=some/model"],
@@ -72,6 +74,7 @@ def test_every_option_composes(group, option, tmp_path):
         ("unlearn", "finetune", "FitSpec"),
         ("unlearn", "finetune_toy", "FitSpec"),
         ("unlearn", "finetune_smollm2", "FitSpec"),
+        ("unlearn", "lora", "FitSpec"),
         ("unlearn", "gradient_ascent", "GradientAscent"),
         ("unlearn", "gradient_difference", "GradientDifference"),
         ("unlearn", "npo", "NPO"),

@@ -131,14 +131,15 @@ def _check_combination(cfg: DictConfig, parts: Components, processes: Processes)
         raise UserError("stages names reinforce, and reinforce=none builds no reinforced model; drop it from stages or choose one")
     strategy = cfg.trainer.get("strategy")
     sharded = isinstance(strategy, DictConfig) and isinstance(build(strategy, "trainer.strategy"), ModelStrategy)
-    if isinstance(reinforce, FinetuneReinforcement) and reinforce.adapter is not None and sharded:
-        raise UserError(
-            "reinforce=lora merges adapters into the weights one process holds whole; with trainer.strategy sharding "
-            "them (fsdp, fsdp_cpu, deepspeed) use reinforce=finetune, or trainer=ddp"
-        )
     schedules = {"unlearn": parts.unlearn}
     if isinstance(reinforce, FinetuneReinforcement):
         schedules["reinforce"] = reinforce.fit_spec()
+    for key, spec in schedules.items():
+        if spec.adapter is not None and sharded:
+            raise UserError(
+                f"{key}.adapter merges low-rank adapters into the weights one process holds whole; with trainer.strategy "
+                f"sharding them (fsdp, fsdp_cpu, deepspeed) use {key}=finetune, or trainer=ddp"
+            )
     if parts.model.name_or_path is None:
         schedules["model.pretrain"] = parts.model.pretrain_spec
     for key, spec in schedules.items():

@@ -6,34 +6,9 @@ does the work; these say what it is."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING
 
+from unlearn.training.adapter import LoraAdapter
 from unlearn.training.spec import FitSpec
-
-if TYPE_CHECKING:
-    from transformers import PreTrainedModel
-
-
-@dataclass
-class LoraAdapter:
-    """Low-rank adapters (peft) trained instead of all weights, merged into the weights after
-    training so that the reinforced model loads and runs like any other checkpoint."""
-
-    rank: int
-    lora_alpha: float
-    dropout: float
-    target_modules: list[str]
-
-    def wrap(self, model: PreTrainedModel) -> PreTrainedModel:
-        from peft import LoraConfig, get_peft_model
-
-        config = LoraConfig(
-            r=self.rank, lora_alpha=self.lora_alpha, lora_dropout=self.dropout, target_modules=self.target_modules, task_type="CAUSAL_LM"
-        )
-        return get_peft_model(model, config)
-
-    def unwrap(self, model: PreTrainedModel) -> PreTrainedModel:
-        return model.merge_and_unload()
 
 
 @dataclass

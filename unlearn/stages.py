@@ -42,7 +42,7 @@ from unlearn.labels.candidates import CANDIDATES_FILE, CandidateStore, fill_unde
 from unlearn.labels.generate import LabelInputs
 from unlearn.labels.soft import SoftTargets, soft_targets
 from unlearn.models import BaselineSource, PretrainedModel, ToyLlama, release_memory
-from unlearn.reinforce import FinetuneReinforcement, LoraAdapter, ReinforcedFromPath
+from unlearn.reinforce import FinetuneReinforcement, ReinforcedFromPath
 from unlearn.targets import TargetArtifact, TargetFiles
 from unlearn.training.spec import FitSpec
 from unlearn.training.trainer import TrainerFactory, fit, save_trained
@@ -135,10 +135,11 @@ class StageRunner:
 
     def _finetune(
         self, source: BaselineSource, baseline: ModelArtifact, dataset: Callable[[], BlockDataset], spec: FitSpec, stage: str,
-        key: str, adapter: LoraAdapter | None = None,
+        key: str,
     ) -> Path:  # fmt: skip
         """The baseline fine-tuned on `dataset()` (made only when the cache lacks `key`) by every
-        process, saved by rank 0."""
+        process, saved by rank 0: every weight, or the spec's adapters merged back."""
+        adapter = spec.adapter
 
         def train(out: Path) -> None:
             data = dataset()
@@ -171,7 +172,7 @@ class StageRunner:
                 return ModelArtifact(reinforcement.path, self.model_key("reinforce", reinforcement.path, source))
             key = cache_key("reinforce", {"settings": asdict(reinforcement), "seed": self.seed}, [blocks.key])
             dataset = partial(BlockDataset.next_tokens, blocks.blocks)
-            folder = self._finetune(source, baseline, dataset, reinforcement.fit_spec(), "reinforce", key, reinforcement.adapter)
+            folder = self._finetune(source, baseline, dataset, reinforcement.fit_spec(), "reinforce", key)
             return ModelArtifact(str(folder), key)
 
     def dictionary(
@@ -277,11 +278,11 @@ class StageRunner:
         with self.clock("unlearn"):
             if isinstance(spec, BaselineMethod):
                 retain = content_key("retain", target.files.retain) if spec.reads_retain else None
-                spec_key = {"unlearn": asdict(spec), "method": spec.name, "seed": self.seed}
+                spec_key = {"unlearn": spec.settings(), "method": spec.name, "seed": self.seed}
                 key = cache_key("unlearn", spec_key, [blocks.key, retain or "no-retain", baseline.key])
                 dataset = partial(self._baseline_dataset, spec, source, baseline, blocks, target.files)
             else:
-                key = cache_key("unlearn", {"unlearn": asdict(spec), "seed": self.seed}, [labels.key, baseline.key])
+                key = cache_key("unlearn", {"unlearn": spec.settings(), "seed": self.seed}, [labels.key, baseline.key])
                 dataset = partial(labelled_dataset, labels.folder / LABELS_FILE)
             return ModelArtifact(str(self._finetune(source, baseline, dataset, spec, "unlearn", key)), key)
 

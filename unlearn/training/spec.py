@@ -1,11 +1,13 @@
-"""A fine-tune's schedule, apart from the code that trains, so that a run checks it without importing Lightning."""
+"""A fine-tune's schedule (and what it trains), apart from the code that trains, so that a run checks it without importing Lightning."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from unlearn.errors import SettingError
+from unlearn.training.adapter import LoraAdapter
 
 # Fewer optimizer steps than this in a whole fine-tune, with no min_steps asked for, get a
 # warning: the paper's schedules on a small corpus make one or two, at learning rates that
@@ -23,7 +25,10 @@ class FitSpec:
     schedule that would make fewer steps than `min_steps` on the corpus it is given is
     fitted to it (`for_corpus`): accumulation is lowered first, since large steps exist to
     average many blocks and a small corpus has few to average, then epochs are raised. The
-    learning rate is kept, so the per-step update stays what was tuned."""
+    learning rate is kept, so the per-step update stays what was tuned.
+
+    `adapter`: low-rank adapters trained instead of every weight and merged back after
+    training (None: every weight)."""
 
     epochs: int
     lr: float
@@ -34,6 +39,7 @@ class FitSpec:
     warmup_ratio: float = 0.0
     length_group_batches: int = 0
     min_steps: int = 0
+    adapter: LoraAdapter | None = None
 
     def __post_init__(self) -> None:
         at_least_one = {"epochs": self.epochs, "batch_size": self.batch_size, "accumulate_grad_batches": self.accumulate_grad_batches}
@@ -54,6 +60,14 @@ class FitSpec:
             raise SettingError(
                 "length_group_batches", self.length_group_batches, "must be >= 0: 0 draws batches at random, N > 0 groups similar lengths"
             )
+
+    def settings(self) -> dict[str, Any]:
+        """The spec as a cache key reads it: without `adapter` when every weight is trained, so
+        that the fine-tunes cached before adapters existed keep their keys."""
+        settings = asdict(self)
+        if self.adapter is None:
+            settings.pop("adapter")
+        return settings
 
     def steps(self, blocks: int) -> int:
         """Optimizer steps over `blocks` blocks: an epoch's last step takes what accumulated."""
