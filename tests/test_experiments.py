@@ -342,6 +342,21 @@ def _share(point: str) -> str:
     return f"{models['unlearned']['familiarity_probability/score'] / models['baseline']['familiarity_probability/score']:.0%}"
 
 
+def _outcome_cells(point: str) -> list[str]:
+    """A point's cells in the README's tables of the unlearned model: familiarity as a share of
+    the baseline's, forget probes still answered, general probes lost, lm-eval, ordinary prose's
+    and the related plays' perplexity."""
+    after = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())["models"]["unlearned"]
+    return [
+        _share(point),
+        str(len(_forget_probes_answered(point))),
+        ", ".join(_general_probes_lost(point)) or "none",
+        f"{after['lm_eval/general_knowledge/acc']:.3f}",
+        f"{after['perplexity/generic_heldout']:.2f}",
+        f"{after['perplexity/related_heldout']:.1f}",
+    ]
+
+
 def _prompt_probability(point: str, ends: str) -> float:
     report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
     (p,) = [r["p_idiosyncratic"] for r in report["details"]["unlearned"]["familiarity_probability"] if r["prompt"].endswith(ends)]
@@ -466,16 +481,7 @@ def test_macbeth_readme_on_retain_blocks():
     for point, start in points.items():
         labels = reports[point]["labels"]
         text = start.format(blocks=labels.get("retain_blocks"), tokens=labels.get("retain_tokens", 0))
-        row = [
-            text,
-            str(len(reports[point]["losses"]["unlearned"])),
-            _share(point),
-            str(len(_forget_probes_answered(point))),
-            ", ".join(_general_probes_lost(point)) or "none",
-            f"{after[point]['lm_eval/general_knowledge/acc']:.3f}",
-            f"{after[point]['perplexity/generic_heldout']:.2f}",
-            f"{after[point]['perplexity/related_heldout']:.1f}",
-        ]
+        row = [text, str(len(reports[point]["losses"]["unlearned"])), *_outcome_cells(point)]
         assert f"| {' | '.join(row)} |" in readme
     control, prose, tempest = "soft_logprobs_epochs5_lr3e-4", "soft_logprobs_retainprose_lr3e-4", "soft_logprobs_retain18_lr3e-4"
     baseline = reports[control]["models"]["baseline"]
@@ -1126,3 +1132,85 @@ def test_anchors_readme_quotes_the_threshold_grid_on_macbeth():
     every = record["every_candidate"]
     assert f"recall {every['recall']:.2f} (precision {every['precision']:.2f})" in readme
     assert f"over the corpus's {record['candidates']} candidate terms" in readme
+
+
+def _epoch_losses(point: str) -> tuple[float, float]:
+    """The unlearning fine-tune's mean loss over its first and its last epoch (5 steps each on the play)."""
+    losses = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())["losses"]["unlearned"]
+    assert len(losses) == 20
+    return sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+
+
+def test_macbeth_readme_on_adapters():
+    """The adapters table is the reports' numbers; on every seed adapters keep one general probe
+    lost at most, ordinary prose within 15% and the related plays nearer the baseline than the
+    recipe, and forget less; the recipe's loss rises above the gentle fine-tunes' and stays
+    above; the discovered dictionary fitted at lr 1e-4 forgets more than the hand-written labels
+    fitted gently, meeting every utility criterion."""
+    import runpy
+
+    folder = Path("experiments/macbeth")
+    readme = " ".join((folder / "README.md").read_text().split())
+    section = readme[readme.index("## Adapters") :]
+    rows = {
+        "soft_logprobs_lr1e-4": ("all", "1e-4"),
+        "soft_logprobs_lr3e-4": ("all", "3e-4"),
+        "soft_logprobs_lora_lr1e-3": ("adapters", "1e-3"),
+        "soft_logprobs_lora_lr3e-3": ("adapters", "3e-3"),
+        "soft_logprobs_auto_lr3e-4_seed1": ("all, discovered dictionary", "3e-4"),
+        "soft_logprobs_auto_lr1e-4_seed1": ("all, discovered dictionary", "1e-4"),
+        "soft_logprobs_auto_lora_lr1e-3_seed1": ("adapters, discovered dictionary", "1e-3"),
+    }
+    for seed in ("_seed1", "_seed2"):
+        rows |= {f"soft_logprobs_lr3e-4{seed}": ("all", "3e-4"), f"soft_logprobs_lora_lr1e-3{seed}": ("adapters", "1e-3")}
+    for point, (weights, lr) in rows.items():
+        first, last = _epoch_losses(point)
+        row = [point, weights, lr, f"{first:.3f}", f"{last:.3f}", *_outcome_cells(point)]
+        assert f"| {' | '.join(row)} |" in section
+
+    sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
+
+    def measured(point: str) -> dict[str, float]:
+        return sweep["measures"](json.loads((folder / "reports" / f"{point}.json").read_text())["models"])
+
+    def unlearned(point: str) -> dict[str, float]:
+        return json.loads((folder / "reports" / f"{point}.json").read_text())["models"]["unlearned"]
+
+    seeds = ("", "_seed1", "_seed2")
+    adapters = {seed: measured(f"soft_logprobs_lora_lr1e-3{seed}") for seed in seeds}
+    recipe = {seed: measured(f"soft_logprobs_lr3e-4{seed}") for seed in seeds}
+    for seed in seeds:
+        assert _general_probes_lost(f"soft_logprobs_lora_lr1e-3{seed}") == ["Mercury"]
+        assert adapters[seed]["prose perplexity"] <= 1.08 and adapters[seed]["familiarity"] > recipe[seed]["familiarity"]
+        related = "perplexity/related_heldout"
+        assert unlearned(f"soft_logprobs_lora_lr1e-3{seed}")[related] < unlearned(f"soft_logprobs_lr3e-4{seed}")[related]
+        recipe_first, recipe_last = _epoch_losses(f"soft_logprobs_lr3e-4{seed}")
+        adapters_first, adapters_last = _epoch_losses(f"soft_logprobs_lora_lr1e-3{seed}")
+        assert 0.10 <= recipe_first - adapters_first <= 0.145 and 0.02 <= recipe_last - adapters_last <= 0.045
+    within = [abs(adapters[seed]["lm-eval change"]) <= 0.05 for seed in seeds]
+    assert within == [True, True, False]
+    assert "lm-eval ends 0.646, 0.646 and 0.625, within 0.05 on seeds 0 and 1 and one question outside it on seed 2" in section
+    gentle = ["soft_logprobs_lr1e-4", *(f"soft_logprobs_lora_lr1e-3{seed}" for seed in seeds)]
+    shares = sorted(measured(point)["familiarity"] for point in gentle)
+    assert f"forget {shares[0]:.0%} to {shares[-1]:.0%}" in section and f"stop at {shares[0]:.0%} to {shares[-1]:.0%}" in section
+    assert all(2.030 <= _epoch_losses(point)[1] <= 2.040 for point in gentle)
+    assert _epoch_losses("soft_logprobs_lr3e-4")[1] > _epoch_losses("soft_logprobs_lr1e-4")[1]
+    triple = measured("soft_logprobs_lora_lr3e-3")
+    assert abs(triple["familiarity"] - adapters[""]["familiarity"]) < 0.02 and triple["general probes lost"] == 2
+    assert triple["lm-eval change"] < adapters[""]["lm-eval change"]
+
+    discovered = measured("soft_logprobs_auto_lr1e-4_seed1")
+    assert discovered["familiarity"] < shares[0] and discovered["general probes lost"] == 0
+    assert abs(discovered["lm-eval change"]) <= 0.05 and discovered["prose perplexity"] <= 1.15
+    assert f"forgets to {discovered['familiarity']:.0%} with every utility criterion met" in section
+    assert f"at lr 3e-4 the same labels forget to {measured('soft_logprobs_auto_lr3e-4_seed1')['familiarity']:.0%}" in section
+    discovered_adapters = measured("soft_logprobs_auto_lora_lr1e-3_seed1")
+    assert _epoch_losses("soft_logprobs_auto_lora_lr1e-3_seed1")[1] > _epoch_losses("soft_logprobs_auto_lr1e-4_seed1")[1]
+    assert discovered_adapters["familiarity"] > discovered["familiarity"]
+    assert _general_probes_lost("soft_logprobs_auto_lora_lr1e-3_seed1") == ["Mercury"]
+    assert f"forget less ({discovered_adapters['familiarity']:.0%}), losing Mercury" in section
+    top = " ".join(Path("README.md").read_text().split())
+    own = sorted(adapters[seed]["familiarity"] for seed in seeds)
+    assert f"forget less ({own[0]:.0%} to {own[-1]:.0%} of the baseline's familiarity)" in top
+    assert f"forget less**: {own[0]:.0%} to {own[-1]:.0%} of the baseline's familiarity" in section
+    assert f"fitted at lr 1e-4 forget to {discovered['familiarity']:.0%} with every utility criterion met (seed 1;" in top
