@@ -79,6 +79,21 @@ POINTS = (
         for seed in (1, 2)
     }
     | {
+        # And at lr 1e-4, where the full fine-tune fits the hand-written labels without first overshooting them (README,
+        # "Adapters"): do the labels of the dictionary that forgets most at 3e-4 forget more than those when fitted?
+        "soft_logprobs_auto_lr1e-4_seed1": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=1e-4", *UNLEARN, "seed=1"],
+        # The same labels fitted by low-rank adapters, which kept the utility side with the hand-written ones.
+        "soft_logprobs_auto_lora_lr1e-3_seed1": [
+            *REINFORCE,
+            *LOG_PROBS,
+            "anchors=auto",
+            "unlearn=lora",
+            "unlearn.lr=1e-3",
+            *UNLEARN[1:],
+            "seed=1",
+        ],
+    }
+    | {
         # The recipe's point with the reinforced model's weight in the log-probability labels doubled and
         # quadrupled: each token pushed down alpha times as far as reinforcement raised it.
         f"soft_logprobs_alpha{alpha}_lr3e-4": [*REINFORCE, *LOG_PROBS, f"labels.alpha={alpha}", "unlearn.lr=3e-4", *UNLEARN]
@@ -131,6 +146,13 @@ POINTS = (
         # The recipe's point with 5 epochs (25 optimizer steps, between the 24 and 32 that the retain points make with
         # their extra blocks) and no retain text: how much of what the retain points change is their extra steps?
         "soft_logprobs_epochs5_lr3e-4": [*REINFORCE, *LOG_PROBS, "unlearn.lr=3e-4", *UNLEARN, "unlearn.epochs=5"]
+    }
+    | {
+        # The recipe's point with low-rank adapters (unlearn=lora: rank 16 on every linear layer, merged back) trained
+        # instead of every weight, at adapters' larger learning rates: does an update of low rank keep the general
+        # probes that every full fine-tune on the play moves?
+        f"soft_logprobs_lora_lr{lr}{suffix}": [*REINFORCE, *LOG_PROBS, "unlearn=lora", f"unlearn.lr={lr}", *UNLEARN[1:], *seed]
+        for lr, suffix, seed in (("1e-3", "", []), ("3e-3", "", []), ("1e-3", "_seed1", ["seed=1"]), ("1e-3", "_seed2", ["seed=2"]))
     }
     | {
         # Seed 1's discovered dictionary without its term "Witches" (dictionaries/): is that term why it forgets more?
