@@ -14,8 +14,9 @@ from omegaconf import DictConfig
 from unlearn.config import compose_config as compose_run_config
 
 # One torch thread per test process (inherited by the commands tests start): the tiny models
-# gain little from a second one, and on a 2-core machine that another job shares, two
-# processes each spinning two OpenMP threads slowed the suite several times over.
+# gain little from a second one, the suite runs two worker processes (pyproject.toml's -n 2),
+# and on a 2-core machine two processes each spinning two OpenMP threads slowed the suite
+# several times over.
 os.environ["OMP_NUM_THREADS"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
