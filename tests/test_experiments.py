@@ -45,12 +45,15 @@ def test_memory_readme_quotes_the_measurement():
     """experiments/memory/README.md shows the table measure.py wrote, and what it says of it
     holds: the chunked loss, activation checkpointing, pieces of fewer tokens and the allocator
     each lower the peak, smaller loss chunks do not; one block a piece (the recipe's) is well
-    within budget and no slower than the whole batch; the losses do not depend on the setting."""
+    within budget and no slower than the whole batch; the losses do not depend on the setting;
+    adapters hold less than every weight trained, but not much less: the activations are the same."""
     folder = Path("experiments/memory")
     recorded = json.loads((folder / "results.json").read_text())
     table = (folder / "results.md").read_text().split("\n\n", 1)[1].strip()
     assert table in (folder / "README.md").read_text()
-    rows, budget = recorded["rows"], recorded["budget_bytes"]
+    budget = recorded["budget_bytes"]
+    rows = [r for r in recorded["rows"] if not r["adapters"]]
+    (adapters,) = [r for r in recorded["rows"] if r["adapters"]]
     peak = {(r["loss_chunk_tokens"], r["activation_checkpointing"], r["micro_batch_tokens"], r["malloc_returns_memory"]): r for r in rows}
     settings = [(0, False, False), (2048, False, False), (2048, True, False), (2048, True, True)]
     whole, chunked, recomputed, returned = (peak[(c, a, 0, m)]["peak_resident"] for c, a, m in settings)
@@ -62,7 +65,13 @@ def test_memory_readme_quotes_the_measurement():
     assert peak[(2048, False, 512, False)]["seconds"] <= 1.1 * peak[(2048, False, 0, False)]["seconds"]
     for row in rows:
         assert row["losses"] == pytest.approx(rows[0]["losses"], rel=1e-6)
+    assert adapters["losses"][0] == pytest.approx(rows[0]["losses"][0], rel=1e-6), "the adapters start as the identity"
+    every_weight = peak[(adapters["loss_chunk_tokens"], False, adapters["micro_batch_tokens"], False)]["peak_resident"]
+    held = recorded["held_bytes"] * 3 / 4  # the gradients and AdamW's two moments that adapters do not keep
+    assert every_weight - held < adapters["peak_resident"] < every_weight
     gb = 1e9
+    readme = " ".join((folder / "README.md").read_text().split())
+    assert f"peak at {adapters['peak_resident'] / gb:.2f} GB against {every_weight / gb:.2f} GB" in readme
     quoted = f"{whole / gb:.1f} GB with neither, {chunked / gb:.1f} GB with the chunked loss, {pieces[2] / gb:.1f} GB in pieces"
     assert quoted in " ".join(Path("README.md").read_text().split()), "the README quotes results.json"
 
@@ -1145,8 +1154,9 @@ def test_macbeth_readme_on_adapters():
     """The adapters table is the reports' numbers; on every seed adapters keep one general probe
     lost at most, ordinary prose within 15% and the related plays nearer the baseline than the
     recipe, and forget less; the recipe's loss rises above the gentle fine-tunes' and stays
-    above; the discovered dictionary fitted at lr 1e-4 forgets more than the hand-written labels
-    fitted gently, meeting every utility criterion."""
+    above; the discovered dictionary fitted at lr 1e-4 meets every utility criterion on every
+    seed, forgetting less than the recipe and, on seeds 1 and 2, more than the hand-written
+    labels fitted gently."""
     import runpy
 
     folder = Path("experiments/macbeth")
@@ -1158,9 +1168,9 @@ def test_macbeth_readme_on_adapters():
         "soft_logprobs_lora_lr1e-3": ("adapters", "1e-3"),
         "soft_logprobs_lora_lr3e-3": ("adapters", "3e-3"),
         "soft_logprobs_auto_lr3e-4_seed1": ("all, discovered dictionary", "3e-4"),
-        "soft_logprobs_auto_lr1e-4_seed1": ("all, discovered dictionary", "1e-4"),
         "soft_logprobs_auto_lora_lr1e-3_seed1": ("adapters, discovered dictionary", "1e-3"),
     }
+    rows |= {f"soft_logprobs_auto_lr1e-4{seed}": ("all, discovered dictionary", "1e-4") for seed in ("", "_seed1", "_seed2")}
     for seed in ("_seed1", "_seed2"):
         rows |= {f"soft_logprobs_lr3e-4{seed}": ("all", "3e-4"), f"soft_logprobs_lora_lr1e-3{seed}": ("adapters", "1e-3")}
     for point, (weights, lr) in rows.items():
@@ -1199,18 +1209,28 @@ def test_macbeth_readme_on_adapters():
     assert abs(triple["familiarity"] - adapters[""]["familiarity"]) < 0.02 and triple["general probes lost"] == 2
     assert triple["lm-eval change"] < adapters[""]["lm-eval change"]
 
-    discovered = measured("soft_logprobs_auto_lr1e-4_seed1")
-    assert discovered["familiarity"] < shares[0] and discovered["general probes lost"] == 0
-    assert abs(discovered["lm-eval change"]) <= 0.05 and discovered["prose perplexity"] <= 1.15
-    assert f"forgets to {discovered['familiarity']:.0%} with every utility criterion met" in section
+    discovered = {seed: measured(f"soft_logprobs_auto_lr1e-4{seed}") for seed in seeds}
+    for seed in seeds:
+        fitted = discovered[seed]
+        assert fitted["general probes lost"] <= 1 and abs(fitted["lm-eval change"]) <= 0.05 and fitted["prose perplexity"] <= 1.15
+        assert recipe[seed]["familiarity"] < fitted["familiarity"]
+    assert [_general_probes_lost(f"soft_logprobs_auto_lr1e-4{seed}") for seed in seeds] == [["Mercury"], [], ["plants"]]
+    assert all(discovered[seed]["familiarity"] < shares[0] for seed in seeds[1:])
+    assert abs(discovered[""]["familiarity"] - measured("soft_logprobs_lr1e-4")["familiarity"]) < 0.005
+    lm_eval = [f"{unlearned(f'soft_logprobs_auto_lr1e-4{seed}')['lm_eval/general_knowledge/acc']:.3f}" for seed in seeds]
+    assert f'(Mercury, none, "plants"), lm-eval {lm_eval[0]}, {lm_eval[1]} and {lm_eval[2]},' in section
+    mine = sorted(discovered[seed]["familiarity"] for seed in seeds)
+    assert f"It forgets to {mine[0]:.0%} to {mine[-1]:.0%} of the baseline's familiarity" in section
     assert f"at lr 3e-4 the same labels forget to {measured('soft_logprobs_auto_lr3e-4_seed1')['familiarity']:.0%}" in section
+    theirs = sorted(recipe[seed]["familiarity"] for seed in seeds)
+    assert f"forgets less than the recipe ({mine[0]:.0%} to {mine[-1]:.0%} against {theirs[0]:.0%} to {theirs[-1]:.0%})" in section
     discovered_adapters = measured("soft_logprobs_auto_lora_lr1e-3_seed1")
     assert _epoch_losses("soft_logprobs_auto_lora_lr1e-3_seed1")[1] > _epoch_losses("soft_logprobs_auto_lr1e-4_seed1")[1]
-    assert discovered_adapters["familiarity"] > discovered["familiarity"]
+    assert discovered_adapters["familiarity"] > discovered["_seed1"]["familiarity"]
     assert _general_probes_lost("soft_logprobs_auto_lora_lr1e-3_seed1") == ["Mercury"]
     assert f"forget less ({discovered_adapters['familiarity']:.0%}), losing Mercury" in section
     top = " ".join(Path("README.md").read_text().split())
     own = sorted(adapters[seed]["familiarity"] for seed in seeds)
     assert f"forget less ({own[0]:.0%} to {own[-1]:.0%} of the baseline's familiarity)" in top
     assert f"forget less**: {own[0]:.0%} to {own[-1]:.0%} of the baseline's familiarity" in section
-    assert f"fitted at lr 1e-4 forget to {discovered['familiarity']:.0%} with every utility criterion met (seed 1;" in top
+    assert f"fitted at lr 1e-4 forget to {mine[0]:.0%} to {mine[-1]:.0%} with every utility criterion met on each of three seeds" in top

@@ -80,8 +80,11 @@ POINTS = (
     }
     | {
         # And at lr 1e-4, where the full fine-tune fits the hand-written labels without first overshooting them (README,
-        # "Adapters"): do the labels of the dictionary that forgets most at 3e-4 forget more than those when fitted?
-        "soft_logprobs_auto_lr1e-4_seed1": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=1e-4", *UNLEARN, "seed=1"],
+        # "Adapters"): do the labels of the discovered dictionary forget more than those when fitted, on every seed?
+        f"soft_logprobs_auto_lr1e-4{suffix}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=1e-4", *UNLEARN, *seed]
+        for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
+    }
+    | {
         # The same labels fitted by low-rank adapters, which kept the utility side with the hand-written ones.
         "soft_logprobs_auto_lora_lr1e-3_seed1": [
             *REINFORCE,
