@@ -36,6 +36,8 @@ REINFORCE = ["reinforce=finetune", "reinforce.lr=3e-5", "reinforce.accumulate_gr
 UNLEARN = ["unlearn=finetune", "unlearn.accumulate_grad_batches=1", "unlearn.epochs=4"]
 LOG_PROBS = ["labels=soft", "labels.combine_on=log_probs"]
 RETAIN_PROSE = ["target.retain=[retain_prose/*.txt]", "labels.retain_blocks=7"]
+# A point on each seed: the suffix of its name, and the override that chooses the seed.
+SEEDS = (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
 POINTS = (
     {f"unlearn_lr{lr}": [*REINFORCE, "labels=whp", f"unlearn.lr={lr}", *UNLEARN] for lr in ("1e-5", "3e-5", "1e-4")}
     | {f"soft_lr{lr}": [*REINFORCE, "labels=soft", f"unlearn.lr={lr}", *UNLEARN] for lr in ("3e-5", "1e-4", "3e-4")}
@@ -71,7 +73,7 @@ POINTS = (
     | {
         # The recipe's point with the dictionary anchors=auto discovers against the baseline instead of the hand-written one.
         f"soft_logprobs_auto_lr3e-4{suffix}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=3e-4", *UNLEARN, *seed]
-        for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
+        for suffix, seed in SEEDS
     }
     | {
         # The same at lr 2e-4 on the seeds that forget past 50% with it: do they keep their general probes at a lower rate?
@@ -82,7 +84,7 @@ POINTS = (
         # And at lr 1e-4, where the full fine-tune fits the hand-written labels without first overshooting them (README,
         # "Adapters"): do the labels of the discovered dictionary forget more than those when fitted, on every seed?
         f"soft_logprobs_auto_lr1e-4{suffix}": [*REINFORCE, *LOG_PROBS, "anchors=auto", "unlearn.lr=1e-4", *UNLEARN, *seed]
-        for suffix, seed in (("", []), ("_seed1", ["seed=1"]), ("_seed2", ["seed=2"]))
+        for suffix, seed in SEEDS
     }
     | {
         # The same labels fitted by low-rank adapters, which kept the utility side with the hand-written ones.

@@ -68,7 +68,7 @@ def one_setting(model_folder: Path, chunk: int, checkpointing: bool, micro_batch
 
     overrides = [f"trainer.loss_chunk_tokens={chunk}", f"trainer.activation_checkpointing={str(checkpointing).lower()}",
                  f"trainer.micro_batch_tokens={micro_batch_tokens}", "+trainer.enable_progress_bar=false",
-                 "trainer.checkpoint_every_n_epochs=0", "unlearn=lora"]  # fmt: skip
+                 "trainer.checkpoint_every_n_epochs=0", *(["unlearn=lora"] if adapters else [])]  # fmt: skip
     cfg = compose_config(overrides)
     model, _ = load_causal_lm(str(model_folder), "float32")
     parameters = sum(p.numel() for p in model.parameters())
