@@ -30,7 +30,7 @@ class FinetuneReinforcement:
         self.fit_spec()
 
     def fit_spec(self) -> FitSpec:
-        return FitSpec(**{f.name: getattr(self, f.name) for f in fields(FitSpec)})
+        return FitSpec(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
 @dataclass

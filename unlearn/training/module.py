@@ -44,6 +44,10 @@ class CausalLMModule(pl.LightningModule):
     ):
         super().__init__()
         self.objective = spec.objective(model, chunk_tokens) if isinstance(spec, BaselineMethod) else CausalLMObjective(model, chunk_tokens)
+        if not spec.train_embeddings:
+            for embeddings in (model.get_input_embeddings(), model.get_output_embeddings()):
+                if embeddings is not None:
+                    embeddings.requires_grad_(False)
         self.spec = spec
         self.sharding = sharding
         self.piece_items = piece_items
@@ -64,7 +68,7 @@ class CausalLMModule(pl.LightningModule):
         return loss
 
     def configure_optimizers(self):
-        optimizer = adamw(list(self.model.parameters()), self.spec)
+        optimizer = adamw([p for p in self.model.parameters() if p.requires_grad], self.spec)
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(total * self.spec.warmup_ratio)
 

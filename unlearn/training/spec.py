@@ -28,7 +28,12 @@ class FitSpec:
     learning rate is kept, so the per-step update stays what was tuned.
 
     `adapter`: low-rank adapters trained instead of every weight and merged back after
-    training (None: every weight)."""
+    training (None: every weight).
+
+    `train_embeddings=False` keeps the input embeddings and the output layer (one matrix when
+    they are tied, as in SmolLM2) as they are: a change to a token's row there moves that
+    token's probability after every context, on the target and off it, where a change in the
+    decoder layers can depend on the context."""
 
     epochs: int
     lr: float
@@ -40,6 +45,7 @@ class FitSpec:
     length_group_batches: int = 0
     min_steps: int = 0
     adapter: LoraAdapter | None = None
+    train_embeddings: bool = True
 
     def __post_init__(self) -> None:
         at_least_one = {"epochs": self.epochs, "batch_size": self.batch_size, "accumulate_grad_batches": self.accumulate_grad_batches}
@@ -62,11 +68,14 @@ class FitSpec:
             )
 
     def settings(self) -> dict[str, Any]:
-        """The spec as a cache key reads it: without `adapter` when every weight is trained, so
-        that the fine-tunes cached before adapters existed keep their keys."""
+        """The spec as a cache key reads it: without `adapter` when every weight is trained, nor
+        `train_embeddings` when they are, so that the fine-tunes cached before either existed
+        keep their keys."""
         settings = asdict(self)
         if self.adapter is None:
             settings.pop("adapter")
+        if self.train_embeddings:
+            settings.pop("train_embeddings")
         return settings
 
     def steps(self, blocks: int) -> int:
