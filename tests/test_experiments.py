@@ -78,16 +78,20 @@ def test_memory_readme_quotes_the_measurement():
 
 def test_macbeth_results_are_written_from_the_copied_reports():
     """experiments/macbeth/results.md is what sweep.py writes from reports/*.json, and what its
-    README says of them holds: no point meets every criterion yet, and the generic labels
-    differ from the text's own next token at most positions (what limits the trade-off)."""
+    README says of them holds: only the discovered dictionary's points with the embeddings left
+    as they are meet every criterion, and the generic labels differ from the text's own next
+    token at most positions (what limits the trade-off)."""
     import runpy
 
     sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
     folder = Path("experiments/macbeth")
     assert (folder / "results.md").read_text() == sweep["summarize"]()
-    reports = [json.loads(p.read_text()) for p in sorted((folder / "reports").glob("*.json"))]
+    reports = {p.stem: json.loads(p.read_text()) for p in sorted((folder / "reports").glob("*.json"))}
     assert len(reports) >= 3
-    assert not any(all(sweep["verdicts"](r["models"]).values()) for r in reports)
+    met = {point for point, r in reports.items() if all(sweep["verdicts"](r["models"]).values())}
+    assert "soft_logprobs_auto_noembed_lr3e-4_seed1" in met
+    assert met <= {f"soft_logprobs_auto_noembed_lr3e-4{suffix}" for suffix, _ in sweep["SEEDS"]}
+    reports = list(reports.values())
     assert all(r["labels"]["changed_fraction"] > 0.7 for r in reports)
     by_point = {p.stem: json.loads(p.read_text())["models"] for p in (folder / "reports").glob("*.json")}
 
@@ -152,7 +156,8 @@ def test_macbeth_tradeoff_figure_places_each_point_as_its_verdicts_say():
         verdicts = sweep["verdicts"](json.loads(path.read_text())["models"])
         point = points[path.stem]
         assert {k: inside[k](point) for k in verdicts} == verdicts, path.stem
-        assert point["criteria met"] == sum(verdicts.values()) < 5
+        assert point["criteria met"] == sum(verdicts.values())
+        assert (point["criteria met"] == 5) == (path.stem == "soft_logprobs_auto_noembed_lr3e-4_seed1")
 
 
 def _forget_probes_answered(point: str) -> list[str]:
@@ -325,7 +330,9 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
         else:
             assert not met["familiarity <= 50%"]
     under = sorted(
-        path.stem for path in (folder / "reports").glob("*.json") if verdicts(json.loads(path.read_text())["models"])["familiarity <= 50%"]
+        path.stem
+        for path in (folder / "reports").glob("*.json")
+        if verdicts(json.loads(path.read_text())["models"])["familiarity <= 50%"] and "noembed" not in path.stem
     )
     assert under == [
         "soft_logprobs_auto_lr2e-4_seed1",
@@ -333,7 +340,7 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
         "soft_logprobs_auto_lr3e-4_seed2",
         "soft_logprobs_auto_no_witches_lr3e-4_seed1",
     ]
-    assert "so far under the criterion's 50% familiarity (two variants of these runs below are too)" in readme
+    assert "so far under the criterion's 50% familiarity (two variants of these runs below are too, and two with the embeddings" in readme
     no_witches = json.loads((folder / "reports" / "soft_logprobs_auto_no_witches_lr3e-4_seed1.json").read_text())
     after, before = no_witches["models"]["unlearned"], no_witches["models"]["baseline"]
     (weird,) = [r["p_idiosyncratic"] for r in no_witches["details"]["unlearned"]["familiarity_probability"]
@@ -465,7 +472,7 @@ def test_macbeth_readme_on_what_holds_the_forget_side_up(monkeypatch):
         f"lm-eval {knowledge[0]:.3f} and {knowledge[1]:.3f}" in readme
     )
     under = [p.stem for p in (folder / "reports").glob("*.json")
-             if sweep["verdicts"](json.loads(p.read_text())["models"])["familiarity <= 50%"]]  # fmt: skip
+             if sweep["verdicts"](json.loads(p.read_text())["models"])["familiarity <= 50%"] and "noembed" not in p.stem]  # fmt: skip
     assert all(_general_probes_lost(point) == ["Mercury", "plants"] for point in under)
 
 
@@ -1234,3 +1241,59 @@ def test_macbeth_readme_on_adapters():
     assert f"forget less ({own[0]:.0%} to {own[-1]:.0%} of the baseline's familiarity)" in top
     assert f"forget less**: {own[0]:.0%} to {own[-1]:.0%} of the baseline's familiarity" in section
     assert f"fitted at lr 1e-4 forget to {mine[0]:.0%} to {mine[-1]:.0%} with every utility criterion met on each of three seeds" in top
+
+
+def test_macbeth_readme_on_the_embeddings_left_as_they_are():
+    """The table is the reports' numbers; each seed's pair shares its labels and reinforced model,
+    so the embeddings are the only difference; left as they are, they keep Mercury, the
+    nearest near-tie, on every seed, and seed 1 meets all five criteria."""
+    import runpy
+
+    folder = Path("experiments/macbeth")
+    readme = " ".join((folder / "README.md").read_text().split())
+    section = readme[readme.index("## The embeddings left as they are") :]
+    sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
+    seeds = [suffix for suffix, _ in sweep["SEEDS"]]
+
+    def report(point: str) -> dict:
+        return json.loads((folder / "reports" / f"{point}.json").read_text())
+
+    verdicts = {}
+    for seed in seeds:
+        for kind, weights in (("auto", "all"), ("auto_noembed", "all but the embeddings")):
+            point = f"soft_logprobs_{kind}_lr3e-4{seed}"
+            first, last = _epoch_losses(point)
+            assert f"| {' | '.join([point, weights, '3e-4', f'{first:.3f}', f'{last:.3f}', *_outcome_cells(point)])} |" in section
+        trained, frozen = report(f"soft_logprobs_auto_lr3e-4{seed}"), report(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
+        assert trained["cache"]["labels"]["key"] == frozen["cache"]["labels"]["key"] and trained["labels"] == frozen["labels"]
+        assert trained["models"]["reinforced"] == frozen["models"]["reinforced"]
+        assert "Mercury" not in _general_probes_lost(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
+        verdicts[seed] = sweep["verdicts"](frozen["models"])
+    assert all(verdicts["_seed1"].values())
+    assert [name for name, ok in verdicts[""].items() if not ok] == ["familiarity <= 50%"]
+    assert [name for name, ok in verdicts["_seed2"].items() if not ok] == ["lm-eval within 0.05"]
+    assert [_general_probes_lost(f"soft_logprobs_auto_noembed_lr3e-4{seed}") for seed in seeds] == [["plants"], ["plants"], []]
+    assert [len(_general_probes_lost(f"soft_logprobs_auto_lr3e-4{seed}")) for seed in seeds[1:]] == [2, 2]
+
+    def share(point: str) -> float:
+        return sweep["measures"](report(point)["models"])["familiarity"]
+
+    shares = [(share(f"soft_logprobs_auto_lr3e-4{seed}"), share(f"soft_logprobs_auto_noembed_lr3e-4{seed}")) for seed in seeds]
+    assert all(abs(trained - frozen) <= 0.035 for trained, frozen in shares)
+    assert all(len(_forget_probes_answered(f"soft_logprobs_auto_noembed_lr3e-4{seed}")) == 8 for seed in seeds)
+    extra = [
+        _epoch_losses(f"soft_logprobs_auto_noembed_lr3e-4{seed}")[1] - _epoch_losses(f"soft_logprobs_auto_lr3e-4{seed}")[1]
+        for seed in seeds
+    ]
+    assert f"{min(extra):.3f} to {max(extra):.3f} higher" in section
+    top = " ".join(Path("README.md").read_text().split())
+    first = report("soft_logprobs_auto_noembed_lr3e-4_seed1")["models"]["unlearned"]
+    assert (
+        f"seed 1 meets all five criteria (familiarity {_share('soft_logprobs_auto_noembed_lr3e-4_seed1')} of the baseline's, "
+        f"{len(_forget_probes_answered('soft_logprobs_auto_noembed_lr3e-4_seed1'))} of 16 forget probes, "
+        f"lm-eval {first['lm_eval/general_knowledge/acc']:.3f}), seed 0 all but familiarity "
+        f"({_share('soft_logprobs_auto_noembed_lr3e-4')}), seed 2 all but lm-eval "
+        f"({report('soft_logprobs_auto_noembed_lr3e-4_seed2')['models']['unlearned']['lm_eval/general_knowledge/acc']:.3f}," in top
+    )
+    others = [r for p, r in ((p, json.loads(p.read_text())) for p in (folder / "reports").glob("*.json")) if "noembed" not in p.stem]
+    assert max(sum(sweep["verdicts"](r["models"]).values()) for r in others) == 4

@@ -160,6 +160,21 @@ POINTS = (
         for lr, suffix, seed in (("1e-3", "", []), ("3e-3", "", []), ("1e-3", "_seed1", ["seed=1"]), ("1e-3", "_seed2", ["seed=2"]))
     }
     | {
+        # The discovered dictionary's point with the embeddings and the output layer (tied) left as the baseline has
+        # them: its general probes lost are near-ties between two tokens (probe_margins.md), and a token's row there
+        # moves it after every context. Does training only the decoder layers keep them?
+        f"soft_logprobs_auto_noembed_lr3e-4{suffix}": [
+            *REINFORCE,
+            *LOG_PROBS,
+            "anchors=auto",
+            "unlearn.lr=3e-4",
+            *UNLEARN,
+            "unlearn.train_embeddings=false",
+            *seed,
+        ]
+        for suffix, seed in SEEDS
+    }
+    | {
         # Seed 1's discovered dictionary without its term "Witches" (dictionaries/): is that term why it forgets more?
         "soft_logprobs_auto_no_witches_lr3e-4_seed1": [
             *REINFORCE,
