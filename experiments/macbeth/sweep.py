@@ -301,7 +301,9 @@ def plot(points: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(PANELS) + 1, figsize=(5.5 * len(PANELS) + 4, 5), width_ratios=[5.5] * len(PANELS) + [4])
+    # Tall enough for the key's one line a point (7-point type).
+    height = max(5.0, 0.14 * len(points) + 1.0)
+    figure, axes = plt.subplots(1, len(PANELS) + 1, figsize=(5.5 * len(PANELS) + 4, height), width_ratios=[5.5] * len(PANELS) + [4])
     colours = plt.get_cmap("viridis")
     for axis, criteria in zip(axes, PANELS, strict=False):
         (x, x_bound, _), (y, y_bound, y_sense) = (CRITERIA[c] for c in criteria)
