@@ -91,8 +91,7 @@ def test_macbeth_results_are_written_from_the_copied_reports():
     met = {point for point, r in reports.items() if all(sweep["verdicts"](r["models"]).values())}
     assert "soft_logprobs_auto_noembed_lr3e-4_seed1" in met
     assert met <= {f"soft_logprobs_auto_noembed_lr3e-4{suffix}" for suffix, _ in sweep["SEEDS"]}
-    reports = list(reports.values())
-    assert all(r["labels"]["changed_fraction"] > 0.7 for r in reports)
+    assert all(r["labels"]["changed_fraction"] > 0.7 for r in reports.values())
     by_point = {p.stem: json.loads(p.read_text())["models"] for p in (folder / "reports").glob("*.json")}
 
     def change(point: str, metric: str) -> tuple[float, float]:
