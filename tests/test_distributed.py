@@ -159,6 +159,29 @@ def test_two_processes_match_one_process(trainer, tiny_run, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("trainer", ["ddp_cpu", "fsdp_cpu"])
+def test_two_processes_leave_the_embeddings_as_the_baseline_has_them(trainer, tiny_run, tmp_path):
+    """unlearn.train_embeddings=false under DDP and FSDP2 (whose shards hold frozen and trained
+    weights side by side): the embeddings and output layer come back exactly as the baseline's,
+    and the rest as one process trains it."""
+    frozen = ["unlearn.train_embeddings=false", "unlearn.lr=3e-3", "stages=[unlearn]"]
+    before = ["target", "baseline", "reinforce", "dictionary", "labels"]
+    single = copy_cache(tiny_run, tmp_path / "one", before)
+    _run(single, tmp_path / "one", "trainer=cpu", *frozen)
+    cache = copy_cache(tiny_run, tmp_path / "two", before)
+    _run(cache, tmp_path / "two", f"trainer={trainer}", *frozen)
+
+    baseline, ours, theirs = _weights(cache, "baseline"), _weights(cache, "unlearn"), _weights(single, "unlearn")
+    embeddings = [name for name in ours if "embed_tokens" in name or name.startswith("lm_head")]
+    assert embeddings, sorted(ours)
+    for name in embeddings:
+        assert torch.equal(ours[name], baseline[name]), f"{trainer} moved {name}"
+    assert all(not torch.equal(ours[name], baseline[name]) for name in ours if name.endswith("proj.weight"))
+    difference = _relative_difference(ours, theirs)
+    assert difference < 1e-4, f"{trainer}'s unlearned weights differ from one process's by {difference:.1e} (relative)"
+
+
+@pytest.mark.slow
 def test_sharded_fine_tune_in_bf16_learns(tiny_run, tmp_path):
     """FSDP2's mixed precision as on GPUs (bf16 compute, fp32 reduction and master weights)."""
     cache = copy_cache(tiny_run, tmp_path, ["target", "baseline"])
