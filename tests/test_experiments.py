@@ -1296,3 +1296,57 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are():
     )
     others = [r for p, r in ((p, json.loads(p.read_text())) for p in (folder / "reports").glob("*.json")) if "noembed" not in p.stem]
     assert max(sum(sweep["verdicts"](r["models"]).values()) for r in others) == 4
+
+
+def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
+    """The lr 4e-4 table is the reports' numbers, from the same labels as lr 3e-4; every seed
+    meets the forget side (the only point run on three seeds that does) and misses exactly one
+    utility criterion, so no seed meets all five, and no point run on three seeds meets them
+    on each."""
+    import runpy
+
+    folder = Path("experiments/macbeth")
+    section = " ".join((folder / "README.md").read_text().split())
+    section = section[section.index("### At lr 4e-4") :]
+    sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
+    seeds = [suffix for suffix, _ in sweep["SEEDS"]]
+
+    def report(point: str) -> dict:
+        return json.loads((folder / "reports" / f"{point}.json").read_text())
+
+    forget = ("familiarity <= 50%", "probes <= half")
+    missed = []
+    for seed in seeds:
+        point = f"soft_logprobs_auto_noembed_lr4e-4{seed}"
+        first, last = _epoch_losses(point)
+        assert (
+            f"| {' | '.join([point, 'all but the embeddings', '4e-4', f'{first:.3f}', f'{last:.3f}', *_outcome_cells(point)])} |" in section
+        )
+        lower = report(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
+        assert report(point)["cache"]["labels"]["key"] == lower["cache"]["labels"]["key"]
+        assert sweep["measures"](report(point)["models"])["familiarity"] < sweep["measures"](lower["models"])["familiarity"]
+        verdicts = sweep["verdicts"](report(point)["models"])
+        assert all(verdicts[name] for name in forget)
+        missed.append([name for name, ok in verdicts.items() if not ok])
+    assert missed == [["lm-eval within 0.05"], ["general probes lose <= 1"], ["lm-eval within 0.05"]]
+    assert f"familiarity {', '.join(_share(f'soft_logprobs_auto_noembed_lr4e-4{seed}') for seed in seeds[:2])} and" in section
+    weird = "In Macbeth, the three witches are also called the Weird"
+    sisters = {
+        r["prompt"]: r["p_idiosyncratic"]
+        for r in report("soft_logprobs_auto_noembed_lr4e-4")["details"]["unlearned"]["familiarity_probability"]
+    }
+    assert f'"Weird" Sisters falls to {sisters[weird]:.3f}' in section
+
+    families: dict[str, list[dict]] = {}
+    for path in (folder / "reports").glob("*.json"):
+        families.setdefault(path.stem.removesuffix("_seed1").removesuffix("_seed2"), []).append(json.loads(path.read_text()))
+
+    def forgets(run: dict) -> bool:
+        return all(sweep["verdicts"](run["models"])[name] for name in forget)
+
+    on_every_seed = [name for name, runs in families.items() if len(runs) == 3 and all(map(forgets, runs))]
+    assert on_every_seed == ["soft_logprobs_auto_noembed_lr4e-4"]
+    shares = [_share(f"soft_logprobs_auto_noembed_lr4e-4{seed}") for seed in seeds]
+    top = " ".join(Path("README.md").read_text().split())
+    assert f"At lr 4e-4 every seed meets the forget side (familiarity {shares[0]}, {shares[1]} and {shares[2]})" in top
+    assert not [name for name, runs in families.items() if all(all(sweep["verdicts"](r["models"]).values()) for r in runs)]

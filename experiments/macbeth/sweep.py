@@ -162,16 +162,18 @@ POINTS = (
     | {
         # The discovered dictionary's point with the embeddings and the output layer (tied) left as the baseline has
         # them: its general probes lost are near-ties between two tokens (probe_margins.md), and a token's row there
-        # moves it after every context. Does training only the decoder layers keep them?
-        f"soft_logprobs_auto_noembed_lr3e-4{suffix}": [
+        # moves it after every context. Does training only the decoder layers keep them? At lr 4e-4: does seed 0,
+        # whose "Weird Sisters" holds at lr 3e-4 though every "weird sisters" of the corpus is labelled away, let go?
+        f"soft_logprobs_auto_noembed_lr{lr}{suffix}": [
             *REINFORCE,
             *LOG_PROBS,
             "anchors=auto",
-            "unlearn.lr=3e-4",
+            f"unlearn.lr={lr}",
             *UNLEARN,
             "unlearn.train_embeddings=false",
             *seed,
         ]
+        for lr in ("3e-4", "4e-4")
         for suffix, seed in SEEDS
     }
     | {
