@@ -1242,6 +1242,10 @@ def test_macbeth_readme_on_adapters():
     assert f"fitted at lr 1e-4 forget to {mine[0]:.0%} to {mine[-1]:.0%} with every utility criterion met on each of three seeds" in top
 
 
+def _macbeth_report(point: str) -> dict:
+    return json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
+
+
 def test_macbeth_readme_on_the_embeddings_left_as_they_are():
     """The table is the reports' numbers; each seed's pair shares its labels and reinforced model,
     so the embeddings are the only difference; left as they are, they keep Mercury, the
@@ -1254,16 +1258,13 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are():
     sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
     seeds = [suffix for suffix, _ in sweep["SEEDS"]]
 
-    def report(point: str) -> dict:
-        return json.loads((folder / "reports" / f"{point}.json").read_text())
-
     verdicts = {}
     for seed in seeds:
         for kind, weights in (("auto", "all"), ("auto_noembed", "all but the embeddings")):
             point = f"soft_logprobs_{kind}_lr3e-4{seed}"
             first, last = _epoch_losses(point)
             assert f"| {' | '.join([point, weights, '3e-4', f'{first:.3f}', f'{last:.3f}', *_outcome_cells(point)])} |" in section
-        trained, frozen = report(f"soft_logprobs_auto_lr3e-4{seed}"), report(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
+        trained, frozen = _macbeth_report(f"soft_logprobs_auto_lr3e-4{seed}"), _macbeth_report(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
         assert trained["cache"]["labels"]["key"] == frozen["cache"]["labels"]["key"] and trained["labels"] == frozen["labels"]
         assert trained["models"]["reinforced"] == frozen["models"]["reinforced"]
         assert "Mercury" not in _general_probes_lost(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
@@ -1275,7 +1276,7 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are():
     assert [len(_general_probes_lost(f"soft_logprobs_auto_lr3e-4{seed}")) for seed in seeds[1:]] == [2, 2]
 
     def share(point: str) -> float:
-        return sweep["measures"](report(point)["models"])["familiarity"]
+        return sweep["measures"](_macbeth_report(point)["models"])["familiarity"]
 
     shares = [(share(f"soft_logprobs_auto_lr3e-4{seed}"), share(f"soft_logprobs_auto_noembed_lr3e-4{seed}")) for seed in seeds]
     assert all(abs(trained - frozen) <= 0.035 for trained, frozen in shares)
@@ -1286,13 +1287,13 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are():
     ]
     assert f"{min(extra):.3f} to {max(extra):.3f} higher" in section
     top = " ".join(Path("README.md").read_text().split())
-    first = report("soft_logprobs_auto_noembed_lr3e-4_seed1")["models"]["unlearned"]
+    first = _macbeth_report("soft_logprobs_auto_noembed_lr3e-4_seed1")["models"]["unlearned"]
     assert (
         f"seed 1 meets all five criteria (familiarity {_share('soft_logprobs_auto_noembed_lr3e-4_seed1')} of the baseline's, "
         f"{len(_forget_probes_answered('soft_logprobs_auto_noembed_lr3e-4_seed1'))} of 16 forget probes, "
         f"lm-eval {first['lm_eval/general_knowledge/acc']:.3f}), seed 0 all but familiarity "
         f"({_share('soft_logprobs_auto_noembed_lr3e-4')}), seed 2 all but lm-eval "
-        f"({report('soft_logprobs_auto_noembed_lr3e-4_seed2')['models']['unlearned']['lm_eval/general_knowledge/acc']:.3f}," in top
+        f"({_macbeth_report('soft_logprobs_auto_noembed_lr3e-4_seed2')['models']['unlearned']['lm_eval/general_knowledge/acc']:.3f}," in top
     )
     others = [r for p, r in ((p, json.loads(p.read_text())) for p in (folder / "reports").glob("*.json")) if "noembed" not in p.stem]
     assert max(sum(sweep["verdicts"](r["models"]).values()) for r in others) == 4
@@ -1311,9 +1312,6 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
     sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
     seeds = [suffix for suffix, _ in sweep["SEEDS"]]
 
-    def report(point: str) -> dict:
-        return json.loads((folder / "reports" / f"{point}.json").read_text())
-
     forget = ("familiarity <= 50%", "probes <= half")
     missed = []
     for seed in seeds:
@@ -1322,10 +1320,10 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
         assert (
             f"| {' | '.join([point, 'all but the embeddings', '4e-4', f'{first:.3f}', f'{last:.3f}', *_outcome_cells(point)])} |" in section
         )
-        lower = report(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
-        assert report(point)["cache"]["labels"]["key"] == lower["cache"]["labels"]["key"]
-        assert sweep["measures"](report(point)["models"])["familiarity"] < sweep["measures"](lower["models"])["familiarity"]
-        verdicts = sweep["verdicts"](report(point)["models"])
+        lower = _macbeth_report(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
+        assert _macbeth_report(point)["cache"]["labels"]["key"] == lower["cache"]["labels"]["key"]
+        assert sweep["measures"](_macbeth_report(point)["models"])["familiarity"] < sweep["measures"](lower["models"])["familiarity"]
+        verdicts = sweep["verdicts"](_macbeth_report(point)["models"])
         assert all(verdicts[name] for name in forget)
         missed.append([name for name, ok in verdicts.items() if not ok])
     assert missed == [["lm-eval within 0.05"], ["general probes lose <= 1"], ["lm-eval within 0.05"]]
@@ -1333,7 +1331,7 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
     weird = "In Macbeth, the three witches are also called the Weird"
     sisters = {
         r["prompt"]: r["p_idiosyncratic"]
-        for r in report("soft_logprobs_auto_noembed_lr4e-4")["details"]["unlearned"]["familiarity_probability"]
+        for r in _macbeth_report("soft_logprobs_auto_noembed_lr4e-4")["details"]["unlearned"]["familiarity_probability"]
     }
     assert f'"Weird" Sisters falls to {sisters[weird]:.3f}' in section
 
