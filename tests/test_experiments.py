@@ -159,8 +159,12 @@ def test_macbeth_tradeoff_figure_places_each_point_as_its_verdicts_say():
         assert (point["criteria met"] == 5) == (path.stem == "soft_logprobs_auto_noembed_lr3e-4_seed1")
 
 
+def _macbeth_report(point: str) -> dict:
+    return json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
+
+
 def _forget_probes_answered(point: str) -> list[str]:
-    report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
+    report = _macbeth_report(point)
     return sorted(row["answer"] for row in report["details"]["unlearned"]["probes"] if row["split"] == "forget" and row["hit"])
 
 
@@ -249,7 +253,7 @@ def test_macbeth_readme_on_labels_combined_as_log_probabilities(monkeypatch):
 def _general_probes_lost(point: str, model: str = "unlearned") -> list[str]:
     general = {p["prompt"] for p in map(json.loads, Path("unlearn/targets/macbeth/probes.jsonl").read_text().splitlines())
                if p.get("group") == "general"}  # fmt: skip
-    report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
+    report = _macbeth_report(point)
     return [row["answer"] for row in report["details"][model]["probes"] if row["prompt"] in general and not row["hit"]]
 
 
@@ -353,7 +357,7 @@ def test_macbeth_readme_on_the_recipe_with_the_discovered_dictionary():
 
 
 def _share(point: str) -> str:
-    models = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())["models"]
+    models = _macbeth_report(point)["models"]
     return f"{models['unlearned']['familiarity_probability/score'] / models['baseline']['familiarity_probability/score']:.0%}"
 
 
@@ -361,7 +365,7 @@ def _outcome_cells(point: str) -> list[str]:
     """A point's cells in the README's tables of the unlearned model: familiarity as a share of
     the baseline's, forget probes still answered, general probes lost, lm-eval, ordinary prose's
     and the related plays' perplexity."""
-    after = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())["models"]["unlearned"]
+    after = _macbeth_report(point)["models"]["unlearned"]
     return [
         _share(point),
         str(len(_forget_probes_answered(point))),
@@ -373,7 +377,7 @@ def _outcome_cells(point: str) -> list[str]:
 
 
 def _prompt_probability(point: str, ends: str) -> float:
-    report = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
+    report = _macbeth_report(point)
     (p,) = [r["p_idiosyncratic"] for r in report["details"]["unlearned"]["familiarity_probability"] if r["prompt"].endswith(ends)]
     return p
 
@@ -1151,7 +1155,7 @@ def test_anchors_readme_quotes_the_threshold_grid_on_macbeth():
 
 def _epoch_losses(point: str) -> tuple[float, float]:
     """The unlearning fine-tune's mean loss over its first and its last epoch (5 steps each on the play)."""
-    losses = json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())["losses"]["unlearned"]
+    losses = _macbeth_report(point)["losses"]["unlearned"]
     assert len(losses) == 20
     return sum(losses[:5]) / 5, sum(losses[-5:]) / 5
 
@@ -1242,10 +1246,6 @@ def test_macbeth_readme_on_adapters():
     assert f"fitted at lr 1e-4 forget to {mine[0]:.0%} to {mine[-1]:.0%} with every utility criterion met on each of three seeds" in top
 
 
-def _macbeth_report(point: str) -> dict:
-    return json.loads(Path(f"experiments/macbeth/reports/{point}.json").read_text())
-
-
 def test_macbeth_readme_on_the_embeddings_left_as_they_are():
     """The table is the reports' numbers; each seed's pair shares its labels and reinforced model,
     so the embeddings are the only difference; left as they are, they keep Mercury, the
@@ -1320,10 +1320,10 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
         assert (
             f"| {' | '.join([point, 'all but the embeddings', '4e-4', f'{first:.3f}', f'{last:.3f}', *_outcome_cells(point)])} |" in section
         )
-        lower = _macbeth_report(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
-        assert _macbeth_report(point)["cache"]["labels"]["key"] == lower["cache"]["labels"]["key"]
-        assert sweep["measures"](_macbeth_report(point)["models"])["familiarity"] < sweep["measures"](lower["models"])["familiarity"]
-        verdicts = sweep["verdicts"](_macbeth_report(point)["models"])
+        higher, lower = _macbeth_report(point), _macbeth_report(f"soft_logprobs_auto_noembed_lr3e-4{seed}")
+        assert higher["cache"]["labels"]["key"] == lower["cache"]["labels"]["key"]
+        assert sweep["measures"](higher["models"])["familiarity"] < sweep["measures"](lower["models"])["familiarity"]
+        verdicts = sweep["verdicts"](higher["models"])
         assert all(verdicts[name] for name in forget)
         missed.append([name for name, ok in verdicts.items() if not ok])
     assert missed == [["lm-eval within 0.05"], ["general probes lose <= 1"], ["lm-eval within 0.05"]]
