@@ -89,8 +89,7 @@ def test_macbeth_results_are_written_from_the_copied_reports():
     reports = {p.stem: json.loads(p.read_text()) for p in sorted((folder / "reports").glob("*.json"))}
     assert len(reports) >= 3
     met = {point for point, r in reports.items() if all(sweep["verdicts"](r["models"]).values())}
-    assert "soft_logprobs_auto_noembed_lr3e-4_seed1" in met
-    assert met <= {f"soft_logprobs_auto_noembed_lr3e-4{suffix}" for suffix, _ in sweep["SEEDS"]}
+    assert met == {"soft_logprobs_auto_noembed_lr3e-4_seed1", "soft_logprobs_auto_noembed_retainprose_lr5e-4_seed2"}
     assert all(r["labels"]["changed_fraction"] > 0.7 for r in reports.values())
     by_point = {p.stem: json.loads(p.read_text())["models"] for p in (folder / "reports").glob("*.json")}
 
@@ -156,7 +155,6 @@ def test_macbeth_tradeoff_figure_places_each_point_as_its_verdicts_say():
         point = points[path.stem]
         assert {k: inside[k](point) for k in verdicts} == verdicts, path.stem
         assert point["criteria met"] == sum(verdicts.values())
-        assert (point["criteria met"] == 5) == (path.stem == "soft_logprobs_auto_noembed_lr3e-4_seed1")
 
 
 def _macbeth_report(point: str) -> dict:
@@ -1301,7 +1299,8 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are():
 
 def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
     """The lr 4e-4 table is the reports' numbers, from the same labels as lr 3e-4; every seed
-    meets the forget side (the only point run on three seeds that does) and misses exactly one
+    meets the forget side (the first point run on three seeds that does; the prose retain
+    text at lr 5e-4 is the other) and misses exactly one
     utility criterion, so no seed meets all five, and no point run on three seeds meets them
     on each."""
     import runpy
@@ -1343,7 +1342,7 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
         return all(sweep["verdicts"](run["models"])[name] for name in forget)
 
     on_every_seed = [name for name, runs in families.items() if len(runs) == 3 and all(map(forgets, runs))]
-    assert on_every_seed == ["soft_logprobs_auto_noembed_lr4e-4"]
+    assert sorted(on_every_seed) == ["soft_logprobs_auto_noembed_lr4e-4", "soft_logprobs_auto_noembed_retainprose_lr5e-4"]
     shares = [_share(f"soft_logprobs_auto_noembed_lr4e-4{seed}") for seed in seeds]
     top = " ".join(Path("README.md").read_text().split())
     assert f"At lr 4e-4 every seed meets the forget side (familiarity {shares[0]}, {shares[1]} and {shares[2]})" in top

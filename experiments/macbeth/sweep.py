@@ -164,16 +164,21 @@ POINTS = (
         # them: its general probes lost are near-ties between two tokens (probe_margins.md), and a token's row there
         # moves it after every context. Does training only the decoder layers keep them? At lr 4e-4: does seed 0,
         # whose "Weird Sisters" holds at lr 3e-4 though every "weird sisters" of the corpus is labelled away, let go?
-        f"soft_logprobs_auto_noembed_lr{lr}{suffix}": [
+        # With the prose retain text held to the baseline too (retainprose, at lr 4e-4 where every seed meets the
+        # forget side and misses one utility criterion): does it keep lm-eval and the general probes? At lr 5e-4:
+        # seed 2 at lr 4e-4 kept lm-eval and prose but forgot one probe too few; can the retain text hold a larger step?
+        f"soft_logprobs_auto_noembed{variant}_lr{lr}{suffix}": [
             *REINFORCE,
             *LOG_PROBS,
+            *retain,
             "anchors=auto",
             f"unlearn.lr={lr}",
             *UNLEARN,
             "unlearn.train_embeddings=false",
             *seed,
         ]
-        for lr in ("3e-4", "4e-4")
+        for variant, retain, rates in (("", [], ("3e-4", "4e-4")), ("_retainprose", RETAIN_PROSE, ("4e-4", "5e-4")))
+        for lr in rates
         for suffix, seed in SEEDS
     }
     | {
