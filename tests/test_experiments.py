@@ -1347,3 +1347,50 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
     top = " ".join(Path("README.md").read_text().split())
     assert f"At lr 4e-4 every seed meets the forget side (familiarity {shares[0]}, {shares[1]} and {shares[2]})" in top
     assert not [name for name, runs in families.items() if all(all(sweep["verdicts"](r["models"]).values()) for r in runs)]
+
+
+def test_macbeth_readme_on_ordinary_prose_held_to_the_baseline():
+    """The table is the reports' numbers; each run's play is labelled as the same seed's point
+    without the prose at lr 4e-4 (the same reinforced model and discovered dictionary), so the
+    prose and the learning rate are the only differences. With it lm-eval stays within 0.05 and
+    ordinary prose within 3.5% of the baseline's (below the run without it) on every run; at lr 4e-4 seed 2 keeps one forget probe
+    too many, at lr 5e-4 it meets all five criteria, and the near-tie general probes decide
+    the other seeds."""
+    import runpy
+
+    folder = Path("experiments/macbeth")
+    readme = " ".join((folder / "README.md").read_text().split())
+    section = readme[readme.index("### Ordinary prose held to the baseline") :]
+    sweep = runpy.run_path("experiments/macbeth/sweep.py", run_name="imported_by_test")
+    seeds = [suffix for suffix, _ in sweep["SEEDS"]]
+    prose = "soft_logprobs_auto_noembed_retainprose"
+    runs = [f"{prose}_lr4e-4_seed2", *(f"{prose}_lr5e-4{seed}" for seed in seeds)]
+
+    def missed(point: str) -> list[str]:
+        return [name for name, ok in sweep["verdicts"](_macbeth_report(point)["models"]).items() if not ok]
+
+    for point in runs:
+        lr = "4e-4" if "_lr4e-4" in point else "5e-4"
+        assert f"| {' | '.join([point, lr, *_outcome_cells(point)])} |" in section
+        with_prose = _macbeth_report(point)
+        without = _macbeth_report(point.replace("retainprose_", "").replace("lr5e-4", "lr4e-4"))
+        assert all(with_prose["cache"][stage]["key"] == without["cache"][stage]["key"] for stage in ("reinforce", "dictionary"))
+        assert {k: v for k, v in with_prose["labels"].items() if not k.startswith("retain_")} == without["labels"]
+        models = with_prose["models"]
+        prose_perplexity = models["unlearned"]["perplexity/generic_heldout"]
+        assert prose_perplexity < without["models"]["unlearned"]["perplexity/generic_heldout"]
+        assert prose_perplexity <= 1.035 * models["baseline"]["perplexity/generic_heldout"]
+        assert "lm-eval within 0.05" not in missed(point)
+    assert "lm-eval within 0.05" in missed("soft_logprobs_auto_noembed_lr4e-4_seed2")
+    assert missed(f"{prose}_lr4e-4_seed2") == ["probes <= half"]
+    assert [missed(f"{prose}_lr5e-4{seed}") for seed in seeds] == [["general probes lose <= 1"], ["general probes lose <= 1"], []]
+    assert [_general_probes_lost(f"{prose}_lr5e-4{seed}") for seed in seeds] == [["Jupiter", "Mercury", "plants"]] * 2 + [["plants"]]
+    shares = [_share(f"{prose}_lr5e-4{seed}") for seed in seeds]
+    assert f"familiarity {shares[0]}, {shares[1]} and {shares[2]} of the baseline's" in section
+    top = " ".join(Path("README.md").read_text().split())
+    assert f"meets the forget side (familiarity {shares[0]}, {shares[1]} and {shares[2]}); seed 2 meets all five criteria" in top
+    knowledge = [f"{_macbeth_report(point)['models']['unlearned']['lm_eval/general_knowledge/acc']:.3f}" for point in runs]
+    assert f"lm-eval {', '.join(knowledge[:-1])} and {knowledge[-1]}" in section
+    timings = _macbeth_report(f"{prose}_lr4e-4_seed2")["timings_s"]
+    assert not any(hit["hit"] for hit in _macbeth_report(f"{prose}_lr4e-4_seed2")["cache"].values())
+    assert f"took {sum(timings.values()) / 60:.1f} minutes" in section
