@@ -1299,10 +1299,9 @@ def test_macbeth_readme_on_the_embeddings_left_as_they_are():
 
 def test_macbeth_readme_on_the_embeddings_left_as_they_are_at_lr_4e_4():
     """The lr 4e-4 table is the reports' numbers, from the same labels as lr 3e-4; every seed
-    meets the forget side (the first point run on three seeds that does; the prose retain
-    text at lr 5e-4 is the other) and misses exactly one
-    utility criterion, so no seed meets all five, and no point run on three seeds meets them
-    on each."""
+    meets the forget side (the first point run on three seeds that does; the prose retain text
+    at lr 5e-4 is the other) and misses exactly one utility criterion, so no seed meets all
+    five, and no point run on three seeds meets them on each."""
     import runpy
 
     folder = Path("experiments/macbeth")
@@ -1353,9 +1352,9 @@ def test_macbeth_readme_on_ordinary_prose_held_to_the_baseline():
     """The table is the reports' numbers; each run's play is labelled as the same seed's point
     without the prose at lr 4e-4 (the same reinforced model and discovered dictionary), so the
     prose and the learning rate are the only differences. With it lm-eval stays within 0.05 and
-    ordinary prose within 3.5% of the baseline's (below the run without it) on every run; at lr 4e-4 seed 2 keeps one forget probe
-    too many, at lr 5e-4 it meets all five criteria, and the near-tie general probes decide
-    the other seeds."""
+    ordinary prose within 3.5% of the baseline's (below the run without it) on every run; at
+    lr 4e-4 seed 2 keeps one forget probe too many, at lr 5e-4 it meets all five criteria, and
+    the near-tie general probes decide the other seeds. The lr 4e-4 run was cold throughout."""
     import runpy
 
     folder = Path("experiments/macbeth")
@@ -1391,6 +1390,6 @@ def test_macbeth_readme_on_ordinary_prose_held_to_the_baseline():
     assert f"meets the forget side (familiarity {shares[0]}, {shares[1]} and {shares[2]}); seed 2 meets all five criteria" in top
     knowledge = [f"{_macbeth_report(point)['models']['unlearned']['lm_eval/general_knowledge/acc']:.3f}" for point in runs]
     assert f"lm-eval {', '.join(knowledge[:-1])} and {knowledge[-1]}" in section
-    timings = _macbeth_report(f"{prose}_lr4e-4_seed2")["timings_s"]
-    assert not any(hit["hit"] for hit in _macbeth_report(f"{prose}_lr4e-4_seed2")["cache"].values())
-    assert f"took {sum(timings.values()) / 60:.1f} minutes" in section
+    cold = _macbeth_report(f"{prose}_lr4e-4_seed2")
+    assert not any(stage["hit"] for stage in cold["cache"].values())
+    assert f"took {sum(cold['timings_s'].values()) / 60:.1f} minutes" in section
